@@ -1,0 +1,1 @@
+"""Each chapter's steps (sample → prepare → train → evaluate), shared by its notebooks."""

@@ -1,0 +1,1 @@
+"""Feature building per chapter (one submodule per chapter)."""

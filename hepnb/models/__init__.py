@@ -1,0 +1,1 @@
+"""Model families, one per module, in the style of PyTorch Geometric."""

@@ -1,0 +1,80 @@
+"""LSTM over the hits of a track plus track-level features (ATLAS TRT electron identification).
+
+The published TRT model: an LSTM(64) reads the hits along the track as a packed sequence; its
+last hidden state is concatenated with the track-level features and passed through a
+Linear(128) → ReLU → Linear(1) head giving the electron logit. Inputs are standardised inside
+the model with statistics fitted on the training split, stored as buffers so they are saved
+(and exported) with the weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence
+
+from hepnb.data import Standardizer
+
+__all__ = ["HitLSTM"]
+
+
+class HitLSTM(nn.Module):
+    r"""Sequence classifier: LSTM over hits, last state :math:`\oplus` track features → MLP.
+
+    Args:
+        hit_features: number of features per hit :math:`F_h`.
+        track_features: number of features per track :math:`F_t`.
+        hidden: LSTM hidden size (64 in the published model).
+        head: hidden widths of the MLP head (``(128,)`` in the published model).
+        num_layers: stacked LSTM layers.
+        dropout: dropout before the head (and between LSTM layers).
+        bidirectional: read the hits in both directions.
+
+    Shapes:
+        - hits: :class:`PackedSequence` of ``(B, L, F_h)``
+        - tracks: ``(B, F_t)``
+        - output: ``(B,)`` logits
+    """
+
+    def __init__(
+        self,
+        hit_features: int = 7,
+        track_features: int = 7,
+        hidden: int = 64,
+        head: Sequence[int] = (128,),
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(hit_features, hidden, num_layers=num_layers, batch_first=True,
+                            dropout=dropout if num_layers > 1 else 0.0,
+                            bidirectional=bidirectional)  # fmt: skip
+        layers: list[nn.Module] = []
+        width = hidden * (2 if bidirectional else 1) + track_features
+        for h in head:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.head = nn.Sequential(*layers)
+        self.register_buffer("hit_mean", torch.zeros(hit_features))
+        self.register_buffer("hit_std", torch.ones(hit_features))
+        self.register_buffer("track_mean", torch.zeros(track_features))
+        self.register_buffer("track_std", torch.ones(track_features))
+
+    def set_normalization(self, hits: Standardizer, tracks: Standardizer) -> HitLSTM:
+        """Store the training-split statistics used to standardise the inputs."""
+        for name, st in (("hit", hits), ("track", tracks)):
+            getattr(self, f"{name}_mean").copy_(torch.as_tensor(st.mean))
+            getattr(self, f"{name}_std").copy_(torch.as_tensor(st.std))
+        return self
+
+    def forward(self, hits: PackedSequence, tracks: torch.Tensor) -> torch.Tensor:
+        data = (hits.data - self.hit_mean) / self.hit_std
+        hits = PackedSequence(data, hits.batch_sizes, hits.sorted_indices, hits.unsorted_indices)
+        _, (h_n, _) = self.lstm(hits)  # h_n: (layers·dirs, B, hidden), in the input order
+        last = h_n[-2:].transpose(0, 1).flatten(1) if self.lstm.bidirectional else h_n[-1]
+        x = torch.cat([last, (tracks - self.track_mean) / self.track_std], dim=1)
+        return self.head(x).squeeze(-1)
