@@ -96,7 +96,10 @@ def prepare(
     for key, (sig, bkg) in {"mc": ("electron_mc", "muon_mc"),
                             "data": ("electron_probes", "muon_probes")}.items():  # fmt: skip
         try:
-            raw = feat.load(path, sig, bkg)
+            branches = (
+                (*feat.TRACK_BRANCHES, *feat.HIT_BRANCHES) if simulated else feat.FEATURE_BRANCHES
+            )
+            raw = feat.load(path, sig, bkg, branches=branches)
         except io.SchemaError as exc:
             if key == "data" and "no tree" in str(exc):
                 log.warning("%s has no tag-and-probe trees: no 'data' test set", path)

@@ -45,8 +45,9 @@ FEATURE_BRANCHES: tuple[str, ...] = (
 #: A hit is a precision hit when its drift radius agrees with the track-to-wire distance
 #: within this tolerance (mm); ≈2.5 σ of the TRT drift-circle resolution (≈130 μm).
 PRECISION_TOLERANCE_MM = 0.3
-#: Linearised TRT r–t relation: drift velocity (mm/ns) for the T0-subtracted drift time.
-DRIFT_VELOCITY_MM_PER_NS = 2.0 / 45.0
+#: TRT-like r–t relation t(r) = c0 + c1·r + c2·r² (ns, r in mm) for the T0-subtracted drift
+#: time, ≈ 2 ns at the wire to ≈ 42 ns at the straw wall. Real data: use the r–t calibration.
+RT_COEFFICIENTS = (2.0, 15.0, 2.5)
 
 
 def load(
@@ -94,10 +95,20 @@ def drop_short(arrays: ak.Array, min_hits: int = 5) -> ak.Array:
 
 def precision_hit_fraction(arrays: ak.Array) -> np.ndarray:
     """PHF: fraction of hits whose drift radius matches the track-to-wire distance."""
-    r_drift = np.clip(arrays["hit_drifttime"] * DRIFT_VELOCITY_MM_PER_NS, 0.0, 2.0)
-    precise = abs(r_drift - arrays["hit_rTrkWire"]) < PRECISION_TOLERANCE_MM
-    n = ak.to_numpy(ak.num(precise))
-    return ak.to_numpy(ak.sum(precise, axis=1)) / np.maximum(n, 1)
+    counts = ak.to_numpy(ak.num(arrays["hit_drifttime"]))
+    t = ak.to_numpy(ak.flatten(arrays["hit_drifttime"])).astype(np.float64)
+    r_trk = ak.to_numpy(ak.flatten(arrays["hit_rTrkWire"])).astype(np.float64)
+    r_drift = drift_radius(t)
+    precise = ak.unflatten(np.abs(r_drift - r_trk) < PRECISION_TOLERANCE_MM, counts)
+    return ak.to_numpy(ak.sum(precise, axis=1)) / np.maximum(counts, 1)
+
+
+def drift_radius(t: np.ndarray) -> np.ndarray:
+    """Drift radius (mm, clipped to [0, 2]) from the T0-subtracted drift time ``t`` (ns) by
+    inverting :data:`RT_COEFFICIENTS`."""
+    c0, c1, c2 = RT_COEFFICIENTS
+    disc = np.maximum(c1**2 - 4 * c2 * (c0 - np.asarray(t, dtype=np.float64)), 0.0)
+    return np.clip((-c1 + np.sqrt(disc)) / (2 * c2), 0.0, 2.0)
 
 
 def track_features(arrays: ak.Array) -> np.ndarray:
@@ -139,3 +150,28 @@ def to_dataset(arrays: ak.Array, min_hits: int = 5) -> SequenceDataset:
     items, offsets = hit_features(arrays)
     return SequenceDataset(items, offsets, track_features(arrays), ak.to_numpy(arrays["y"]),
                            ak.to_numpy(arrays["weight"]))  # fmt: skip
+
+
+def ht_onset(
+    arrays: ak.Array, gas: str = "Xe", region: str = "barrel", bins=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Measured high-threshold (HT, middle bit) hit probability vs log10 of the Lorentz factor.
+
+    γ = p / truthMass per track, broadcast to its hits; hits are selected by gas (Xe: gasType 0,
+    Ar: 1) and region (barrel: |bec| = 1, end-cap: |bec| = 2).
+
+    Returns:
+        ``(log10γ bin centres, HT fraction, binomial error, hits per bin)``.
+    """
+    gas_code = {"Xe": 0, "Ar": 1}.get(gas)
+    bec_code = {"barrel": 1, "endcap": 2}.get(region)
+    if gas_code is None or bec_code is None:
+        raise ValueError(f"gas={gas!r}, region={region!r}: expected Xe|Ar and barrel|endcap")
+    gamma = arrays["p"] / arrays["truthMass"]
+    gamma_hit, _ = ak.broadcast_arrays(gamma, arrays["hit_HTMB"])
+    sel = (arrays["hit_gasType"] == gas_code) & (abs(arrays["hit_bec"]) == bec_code)
+    x = np.log10(ak.to_numpy(ak.flatten(gamma_hit[sel])))
+    y = ak.to_numpy(ak.flatten(arrays["hit_HTMB"][sel]))
+    from hepnb.evaluate import binned_mean
+
+    return binned_mean(x, y, np.linspace(0.5, 5.5, 26) if bins is None else bins)

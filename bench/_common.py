@@ -1,0 +1,35 @@
+"""Helpers shared by the benchmark scripts: timing, peak memory, a cached simulated sample."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+@contextmanager
+def timer(result: dict, key: str):
+    """Store the wall time (s) of the block in ``result[key]``."""
+    t0 = time.perf_counter()
+    yield
+    result[key] = time.perf_counter() - t0
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 1024**2
+
+
+def trt_sample(n_tracks: int, seed: int = 0) -> Path:
+    """A simulated TRT sample in bench/out, generated once per size and seed."""
+    from hepnb.sim import trt
+
+    path = OUT / f"trt_sim_n{n_tracks}_seed{seed}.root"
+    if not path.exists():
+        trt.generate(path, n_tracks=n_tracks, seed=seed, data=False)
+    return path

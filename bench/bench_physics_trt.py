@@ -1,0 +1,57 @@
+"""Physics targets of the TRT chapter on the full-size sample: muon rejection at 90% electron
+efficiency of the LSTM against eProbHT (target ≥ 1.5×) and against the simulator's exact
+likelihood ratio (target ≥ 0.85×), on the MC test set and the "data" test set.
+
+    python bench/bench_physics_trt.py [--n-tracks 100000] [--epochs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import OUT, peak_rss_mb, timer
+
+from hepnb import evaluate
+from hepnb.chapters import trt as chapter
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n-tracks", type=int, default=100_000, help="tracks per simulated tree")
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    out = OUT / f"physics_n{a.n_tracks}_seed{a.seed}"
+    t: dict[str, float] = {}
+    with timer(t, "train"):
+        chapter.train(out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+                      n_tracks=a.n_tracks, progress=False)  # fmt: skip
+    scores = chapter.load_scores(out)
+    print(f"{a.n_tracks} tracks per tree, {a.epochs} epochs max, {t['train']:.0f} s, "
+          f"peak RSS {peak_rss_mb():,.0f} MB")  # fmt: skip
+    for sample, s in scores.items():
+        rej = {
+            n: evaluate.rejection_at(s["y"], v, 0.90) for n, v in chapter.scores_mapping(s).items()
+        }
+        rej95 = {
+            n: evaluate.rejection_at(s["y"], v, 0.95) for n, v in chapter.scores_mapping(s).items()
+        }
+        print(f"[{sample}] {len(s['y'])} tracks")
+        for n in rej:
+            print(f"  {n:8s} AUC {evaluate.auc(s['y'], chapter.scores_mapping(s)[n]):.4f}  "
+                  f"rej@90% {rej[n].rejection:7.2f} ± {rej[n].error:5.2f}  "
+                  f"rej@95% {rej95[n].rejection:6.2f} ± {rej95[n].error:4.2f}")  # fmt: skip
+        print(f"  LSTM / eProbHT at 90%: {rej['lstm'].rejection / rej['eProbHT'].rejection:.2f}x "
+              "(target >= 1.5)")  # fmt: skip
+        if "optimum" in rej:
+            print(f"  LSTM / optimum at 90%: {rej['lstm'].rejection / rej['optimum'].rejection:.2f}x "
+                  "(target >= 0.85)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # TRT electron identification: exploring the sample
+#
+# The ATLAS **Transition Radiation Tracker** (TRT) is the outermost part of the inner detector:
+# about 300 000 drift tubes ("straws") of 4 mm diameter, 73 layers of them in the barrel and
+# 160 in each end-cap, interleaved with polypropylene radiator foils or fibres. A charged
+# particle crossing a straw ionises the gas (mostly xenon, in some modules argon) and leaves a
+# signal whose duration above the low threshold — the *time over threshold*, ToT, in ns — grows
+# with the path length in the straw and with the energy lost, dE/dx.
+#
+# **Transition radiation** (TR) is emitted when a highly relativistic particle crosses the
+# boundaries between materials of different dielectric constant: soft X-rays (5–30 keV) whose
+# yield switches on above a Lorentz factor γ = E/m ≈ 10³ and saturates near 10⁴. Xenon absorbs
+# these X-rays efficiently, and the energy deposit then passes a second, **high threshold** (HT).
+# At the momenta of interest (a few to a hundred GeV) electrons have γ ≈ 10⁴–10⁵ while muons and
+# pions, 200–270 times heavier, stay below γ ≈ 10³: the fraction of HT hits on a track
+# separates them. Argon absorbs TR far less well, so Ar straws (used where gas leaks made xenon
+# too costly) carry less information.
+#
+# This notebook looks at a sample of tracks: the HT probability as a function of γ (the "onset
+# curve"), the ToT distributions and the number of TRT hits per track.
+
+# %% tags=["parameters"]
+seed = 0  # random seed of the simulated sample
+n_tracks = 20_000  # tracks per simulated tree (electron_mc, muon_mc, pion_mc)
+data_path = ""  # a real TRTFrame ntuple; empty: simulate
+out_dir = "runs/trt"  # run folder shared by the chapter's notebooks
+device = "auto"  # unused here; every notebook takes it
+
+# %%
+import awkward as ak
+import matplotlib.pyplot as plt
+import numpy as np
+
+import hepnb.plot
+from hepnb.chapters import trt as chapter
+from hepnb.features import trt as feat
+from hepnb.io import read_tree
+from hepnb.runs import record
+from hepnb.sim import trt as sim
+
+hepnb.plot.style("ATLAS")
+path = chapter.sample(out_dir, n_tracks=n_tracks, seed=seed, data_path=data_path)
+path
+
+# %% [markdown]
+# ## The ntuple
+#
+# The file follows the TRTFrame/TRTNTupler layout: one tree per particle type (`electron_mc`,
+# `muon_mc`, `pion_mc` for simulation, `electron_probes`, `muon_probes` for the tag-and-probe
+# "data"). Each entry is a track with its kinematics (MeV, rad) and counts, and per-hit vectors
+# (`hit_*`) along the track.
+
+# %%
+branches = [*feat.TRACK_BRANCHES, *feat.HIT_BRANCHES]
+samples = {name: read_tree(path, f"{name}_mc", branches) for name in ("electron", "muon", "pion")}
+{name: len(a) for name, a in samples.items()}
+
+# %%
+samples["electron"][0].to_list()["hit_tot"][:10]  # ToT (ns) of the first hits of one track
+
+# %% [markdown]
+# ## The HT onset curve
+#
+# For every hit we know the Lorentz factor of its track, γ = p / m (true mass), and whether it
+# passed the high threshold (`hit_HTMB`). The fraction of HT hits in bins of log₁₀ γ measures
+# the probability P(HT | γ). Below γ ≈ 10³ it is a flat ≈ 3–5 % from ionisation alone (δ-rays);
+# above, transition radiation switches on and the probability climbs to ≈ 20 % in xenon. The
+# line is the curve the simulator was given (at the sample's mean occupancy); the per-straw
+# corrections (position along the straw, distance of the track from the wire) average out.
+
+# %%
+all_tracks = ak.concatenate(list(samples.values()))
+fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), sharey=True)
+occ = float(np.mean(ak.to_numpy(all_tracks["trkOcc"])))
+onset = {}
+for ax, region in zip(axes, ("barrel", "endcap"), strict=True):
+    for gas, colour in (("Xe", "C0"), ("Ar", "C1")):
+        x, frac, err, n = feat.ht_onset(all_tracks, gas, region)
+        ok = n > 50
+        ax.errorbar(x[ok], frac[ok], err[ok], fmt="o", color=colour, label=f"{gas}, sample")
+        lg = np.linspace(0.5, 5.5, 200)
+        ax.plot(lg, sim.onset_curve(lg, gas=gas, region=region, occupancy=occ), color=colour,
+                label=f"{gas}, simulator input")  # fmt: skip
+        onset[f"{gas}_{region}"] = (x[ok], frac[ok])
+    ax.set_xlabel(r"$\log_{10}\gamma$ of the track")
+    ax.set_title(region)
+    ax.legend(loc="upper left", fontsize="small")
+    hepnb.plot.label(ax, "ATLAS", "Simulation Internal", rlabel=f"mean occupancy {occ:.2f}")
+axes[0].set_ylabel("P(HT) per hit")
+axes[0].set_ylim(0, 0.35)
+
+# %%
+# A number the tests check: HT probability at the plateau (log10 γ > 4) vs below onset (< 2.5)
+x, frac = onset["Xe_barrel"]
+record(out_dir, "explore_ht_plateau_xe_barrel", float(np.nanmean(frac[x > 4])))
+record(out_dir, "explore_ht_low_xe_barrel", float(np.nanmean(frac[x < 2.5])))
+
+# %% [markdown]
+# ## Time over threshold
+#
+# ToT grows with the path length L in the straw (L = 2√(r₀² − d²) for a track passing at
+# distance d from the wire in a straw of radius r₀ = 2 mm) and with dE/dx, which fluctuates
+# with a long Landau tail. Dividing by L removes the geometry: what remains is dE/dx, higher
+# for electrons (on the Fermi plateau of the relativistic rise) than for muons and pions at the
+# same momentum, and raised further when a TR photon is absorbed.
+
+# %%
+tot_per_l = {
+    name: ak.to_numpy(ak.flatten(a["hit_tot"] / a["hit_L"])) for name, a in samples.items()
+}
+ax = hepnb.plot.hist1d(tot_per_l, bins=np.linspace(0, 40, 81), xlabel="ToT / L [ns/mm]",
+                       experiment="ATLAS")  # fmt: skip
+record(out_dir, "explore_mean_tot_per_l", {k: float(np.mean(v)) for k, v in tot_per_l.items()})
+
+# %%
+ax = hepnb.plot.hist1d({name: ak.to_numpy(a["sumToT"] / a["sumL"]) for name, a in samples.items()},
+                       bins=np.linspace(0, 25, 51), xlabel="track ΣToT / ΣL [ns/mm]",
+                       experiment="ATLAS")  # fmt: skip
+
+# %% [markdown]
+# ## Hits per track
+#
+# A track crosses ≈ 30–36 straws in the barrel (73 layers, but straws are packed so a track
+# passes roughly every other one) and a similar number in the end-caps. In the transition
+# region, |η| ≈ 0.7–1.0, tracks leave the barrel before reaching the end-cap wheels and collect
+# fewer hits. Particle identification needs at least 5 hits.
+
+# %%
+from hepnb.evaluate import binned_mean
+
+fig, ax = plt.subplots()
+eta_bins = np.linspace(-2.0, 2.0, 41)
+for name, a in samples.items():
+    c, m, e, _ = binned_mean(ak.to_numpy(a["eta"]), ak.to_numpy(a["nTRThits"]), eta_bins)
+    ax.errorbar(c, m, e, fmt="o-", ms=3, label=name)
+ax.set_xlabel(r"track $\eta$")
+ax.set_ylabel("mean number of TRT hits")
+ax.set_ylim(0, 50)
+ax.legend()
+hepnb.plot.label(ax, "ATLAS", "Simulation Internal")
+n_hits = ak.to_numpy(samples["muon"]["nTRThits"])
+eta = np.abs(ak.to_numpy(samples["muon"]["eta"]))
+record(out_dir, "explore_hits_barrel", float(n_hits[eta < 0.5].mean()))
+record(out_dir, "explore_hits_transition", float(n_hits[(eta > 0.75) & (eta < 0.95)].mean()))
+
+# %% [markdown]
+# ## The classical method: an HT likelihood
+#
+# ATLAS combines the hits of a track in a likelihood: for each hit it looks up the HT
+# probability p_HT(γ, gas, straw layer, occupancy) under the electron hypothesis (γ = p/mₑ)
+# and the pion hypothesis (γ = p/m_π), multiplies the hit probabilities (p_HT for an HT hit,
+# 1 − p_HT otherwise) along the track and forms
+#
+# $$\texttt{eProbHT} = \frac{\prod_i p_i(e)}{\prod_i p_i(e) + \prod_i p_i(\pi)} .$$
+#
+# It ignores the ToT and the finer per-straw effects; the neural network of this chapter sees
+# both. Here is how `eProbHT` separates the three samples.
+
+# %%
+ax = hepnb.plot.hist1d({name: ak.to_numpy(a["eProbHT"]) for name, a in samples.items()},
+                       bins=np.linspace(0, 1, 51), xlabel="eProbHT", log=True,
+                       experiment="ATLAS")  # fmt: skip

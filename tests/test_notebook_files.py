@@ -1,0 +1,48 @@
+"""Every notebook: .py:percent source and paired .ipynb in sync, no outputs, one parameters cell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jupytext
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted((ROOT / "book").glob("*/*.py"))
+REQUIRED = {"seed", "data_path", "out_dir", "device"}
+
+
+def test_there_are_notebooks():
+    assert len(SOURCES) >= 4
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_paired_ipynb_in_sync_and_stripped(src):
+    nb_path = src.with_suffix(".ipynb")
+    assert nb_path.exists(), f"{src} has no paired {nb_path.name}"
+    raw = json.loads(nb_path.read_text())
+    for cell in raw["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs") and cell.get("execution_count") is None, (
+                f"{nb_path} is committed with outputs"
+            )
+    py_cells = jupytext.read(src)["cells"]
+    nb_cells = jupytext.read(nb_path)["cells"]
+    assert [(c["cell_type"], c["source"]) for c in py_cells] == [
+        (c["cell_type"], c["source"]) for c in nb_cells
+    ], f"{nb_path.name} is out of sync with {src.name}: run `jupytext --sync {src}`"
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_one_parameters_cell_near_top_with_required_names(src):
+    cells = jupytext.read(src)["cells"]
+    tagged = [i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1, f"{src}: expected exactly one cell tagged parameters, found {tagged}"
+    assert tagged[0] <= 2, f"{src}: the parameters cell should be near the top"
+    source = cells[tagged[0]]["source"]
+    names = {line.split("=")[0].strip() for line in source.splitlines() if "=" in line}
+    assert REQUIRED <= names, f"{src}: parameters cell lacks {REQUIRED - names}"
+    for line in source.splitlines():
+        if "=" in line:
+            assert "#" in line, f"{src}: parameter without a comment: {line!r}"

@@ -1,0 +1,58 @@
+"""The four TRT notebooks executed with papermill on a small fixed-seed sample."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_notebook
+
+pytestmark = pytest.mark.notebook
+SMALL = {"seed": 3, "n_tracks": 4000}
+
+
+@pytest.fixture(scope="module")
+def chapter_run(tmp_path_factory):
+    """Train standalone in an empty run folder, then the other notebooks in the same folder."""
+    out = tmp_path_factory.mktemp("trt")
+    metrics = run_notebook("book/trt/train_trt.ipynb", out, epochs=4, **SMALL)
+    for nb in ("roc_trt", "explore_trt", "preprocess_trt"):
+        metrics = run_notebook(f"book/trt/{nb}.ipynb", out, **SMALL)
+    return out, metrics
+
+
+def test_train_notebook_standalone_beats_baseline(chapter_run):
+    _, m = chapter_run
+    auc = m["train_test_auc"]
+    assert m["train_epochs_run"] == 4
+    assert auc["lstm"] > 0.9
+    assert auc["lstm"] > auc["eProbHT"]
+    assert auc["optimum"] >= auc["lstm"] - 0.01  # nothing beats the likelihood ratio
+
+
+def test_roc_notebook_rejections(chapter_run):
+    _, m = chapter_run
+    rej, err = m["roc_mc_rej90"], m["roc_mc_rej90_err"]
+    assert rej["lstm"] - 2 * err["lstm"] > rej["eProbHT"]
+    assert rej["optimum"] + 2 * err["optimum"] > rej["lstm"]
+    wp = m["roc_working_point"]
+    assert wp["efficiency"] >= 0.9 and wp["rejection"] == pytest.approx(rej["lstm"], rel=0.1)
+    # data differ from MC: the MC working point does not keep exactly 90% of data electrons
+    assert 0.6 < m["roc_data_eff_at_mc_working_point"] < 1.0
+    assert m["roc_data_auc"]["lstm"] > 0.8
+
+
+def test_explore_notebook_physics(chapter_run):
+    _, m = chapter_run
+    assert m["explore_ht_plateau_xe_barrel"] > 3 * m["explore_ht_low_xe_barrel"]
+    assert 30 <= m["explore_hits_barrel"] <= 38
+    assert m["explore_hits_transition"] < m["explore_hits_barrel"] - 5
+    tot = m["explore_mean_tot_per_l"]
+    assert tot["electron"] > tot["muon"]
+
+
+def test_preprocess_notebook_split(chapter_run):
+    _, m = chapter_run
+    c = m["preprocess_counts"]
+    assert c["train"] + c["val"] + c["test"] == c["mc_tracks"]
+    assert c["train"] == pytest.approx(0.6 * c["mc_tracks"], abs=2)
+    assert m["preprocess_train_electron_fraction"] == pytest.approx(0.5, abs=0.02)
