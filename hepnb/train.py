@@ -352,7 +352,8 @@ class _MlflowLogger:
             return
         import mlflow
 
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        for name in ("alembic", "mlflow"):  # keep notebooks free of database chatter
+            logging.getLogger(name).setLevel(logging.WARNING)
         self._ml = mlflow
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_experiment(self.experiment)

@@ -75,6 +75,23 @@ samples = {name: read_tree(path, f"{name}_mc", branches) for name in ("electron"
 samples["electron"][0].to_list()["hit_tot"][:10]  # ToT (ns) of the first hits of one track
 
 # %% [markdown]
+# ### One track at a time
+#
+# The event display draws the hits of one track where they sit in the detector: the R–z view
+# (`hit_HitZ`, `hit_HitR`) over the barrel (straws along z) and the end-cap wheels (radial
+# straws), with the high-threshold hits as red stars, and next to it the ToT of each hit along
+# the track. In JupyterLab, move the slider to step through the tracks and pick a sample in the
+# dropdown: electrons collect many HT hits, muons and pions few. Where no live kernel is
+# attached (the published book, a papermill run) it shows a picture of the track chosen here.
+
+# %%
+from hepnb.widgets import TRTEventDisplay
+
+# start on the first electron with at least 5 HT hits
+first = int(np.argmax(ak.to_numpy(samples["electron"]["nHThits"]) >= 5))
+TRTEventDisplay(samples, sample="electron", index=first)
+
+# %% [markdown]
 # ## The HT onset curve
 #
 # For every hit we know the Lorentz factor of its track, γ = p / m (true mass), and whether it

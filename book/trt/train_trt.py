@@ -38,7 +38,7 @@ out_dir = "runs/trt"  # run folder shared by the chapter's notebooks
 device = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
 epochs = 10  # maximum number of epochs
 batch_size = 256  # tracks per batch
-lr = 1e-3  # Adam learning rate
+lr = 2e-3  # Adam learning rate
 hidden = 64  # LSTM hidden size (64 in the published model)
 
 # %%

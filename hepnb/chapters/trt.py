@@ -125,10 +125,10 @@ def prepare(
             "tracks": Standardizer.fit(train_hits.features.numpy(),
                                        feat.TRACK_FEATURES).to_dict(),
             "source": str(path), "simulated": simulated, "config": config}  # fmt: skip
-    # products of an earlier configuration are stale now
-    (out / SCORES).unlink(missing_ok=True)
-    if (out / MODEL_DIR).exists():
-        shutil.rmtree(out / MODEL_DIR)
+    if _stored_config(out) != config:  # products of an earlier configuration are stale now
+        (out / SCORES).unlink(missing_ok=True)
+        if (out / MODEL_DIR).exists():
+            shutil.rmtree(out / MODEL_DIR)
     io.save_arrays(out / DATASET, **arrays)
     io.atomic_write_json(out / NORMALIZATION, norm)
     return {"sample": str(path), "dataset": str(out / DATASET), **counts}
@@ -153,6 +153,11 @@ def _config(n_tracks: int, seed: int, data_path, min_hits: int) -> dict[str, Any
             "min_hits": int(min_hits)}  # fmt: skip
 
 
+def _stored_config(out: Path) -> dict[str, Any] | None:
+    path = out / NORMALIZATION
+    return json.loads(path.read_text()).get("config") if path.exists() else None
+
+
 def load_prepared(
     out_dir: str | os.PathLike | None = None,
     n_tracks: int = 20_000,
@@ -164,12 +169,10 @@ def load_prepared(
     another configuration (sample size, seed, input file, hit cut)."""
     out = run_dir("trt", out_dir)
     config = _config(n_tracks, seed, data_path, min_hits)
-    norm_path = out / NORMALIZATION
-    if not (out / DATASET).exists() or not norm_path.exists() or \
-            json.loads(norm_path.read_text()).get("config") != config:  # fmt: skip
+    if not (out / DATASET).exists() or _stored_config(out) != config:
         prepare(out, n_tracks, seed, data_path, min_hits)
     a = io.load_arrays(out / DATASET)
-    norm = json.loads(norm_path.read_text())
+    norm = json.loads((out / NORMALIZATION).read_text())
 
     def ds(key: str) -> SequenceDataset:
         return SequenceDataset(a[f"{key}_items"], a[f"{key}_offsets"], a[f"{key}_features"],
