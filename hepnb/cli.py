@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -97,25 +98,43 @@ def run_chapter(
     executed = out_dir / "notebooks"
     executed.mkdir(parents=True, exist_ok=True)
     params = {**spec["presets"][preset], **(overrides or {}), "out_dir": str(out_dir.resolve())}
-    for stem in notebooks or spec["notebooks"]:
-        src = BOOK / chapter / f"{stem}.ipynb"
-        declared = notebook_parameters(src)
-        unknown = sorted(set(params) - set(declared))
-        if unknown:
-            raise SystemExit(f"{src}: unknown parameter(s) {unknown}; it takes {sorted(declared)}")
-        print(f"[hepnb] executing {src.relative_to(ROOT)} with {params}", flush=True)
-        pm.execute_notebook(str(src), str(executed / src.name), parameters=params,
-                            cwd=str(ROOT), progress_bar=False, kernel_name="python3")  # fmt: skip
+    sources = [BOOK / chapter / f"{stem}.ipynb" for stem in notebooks or spec["notebooks"]]
+    declared = {src: set(notebook_parameters(src)) for src in sources}
+    unknown = sorted(set(params) - set().union(*declared.values()))
+    if unknown:
+        takes = sorted(set().union(*declared.values()))
+        raise SystemExit(f"{chapter}: unknown parameter(s) {unknown}; its notebooks take {takes}")
+    # the kernels inherit this environment: MPLBACKEND=Agg (tests, CI) would leave the executed
+    # notebooks, and so the book, without figures; they get the notebook (inline) backend
+    backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    try:
+        for src in sources:
+            # each notebook gets the parameters it declares (e.g. only training ones: `epochs`)
+            mine = {k: v for k, v in params.items() if k in declared[src]}
+            print(f"[hepnb] executing {src.relative_to(ROOT)} with {mine}", flush=True)
+            pm.execute_notebook(str(src), str(executed / src.name), parameters=mine,
+                                cwd=str(ROOT), progress_bar=True, kernel_name="python3")  # fmt: skip
+    finally:
+        if backend is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = backend
     return executed
 
 
-def build_book(strict: bool = False) -> Path:
-    """Build the Jupyter Book to ``_build/html``.
+def build_book(
+    strict: bool = False, runs_root: Path | None = None, out_root: Path | None = None
+) -> Path:
+    """Build the Jupyter Book to ``<out_root>/_build/html`` (default: the repository's).
 
-    Pages whose chapter was run (``runs/<chapter>/notebooks/``) show the executed notebooks;
-    the others show the committed notebooks without outputs.
+    Pages whose chapter was run (``<runs_root>/<chapter>/notebooks/``, default ``runs/``) show
+    the executed notebooks; the others show the committed notebooks without outputs. The book
+    is staged in ``<out_root>/_build/src``.
     """
-    stage = ROOT / "_build" / "src"
+    runs_root = Path(runs_root or ROOT / "runs")
+    build_dir = Path(out_root or ROOT) / "_build"  # jupyter-book writes to <path-output>/_build
+    stage = build_dir / "src"
     if stage.exists():
         shutil.rmtree(stage)
     shutil.copytree(BOOK, stage / "book")
@@ -123,14 +142,15 @@ def build_book(strict: bool = False) -> Path:
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, stage / name)
     for chapter in CHAPTERS:
-        for nb in sorted((ROOT / "runs" / chapter / "notebooks").glob("*.ipynb")):
+        for nb in sorted((runs_root / chapter / "notebooks").glob("*.ipynb")):
             shutil.copy2(nb, stage / "book" / chapter / nb.name)
-    cmd = [sys.executable, "-m", "jupyter_book", "build", str(stage), "--path-output",
-           str(ROOT / "_build"), "--builder", "html"]  # fmt: skip
+    # jupyter-book 1 has no `python -m jupyter_book`: call its click entry point in this Python
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
+           str(stage), "--path-output", str(build_dir.parent), "--builder", "html"]  # fmt: skip
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     subprocess.run(cmd, check=True)
-    return ROOT / "_build" / "html"
+    return build_dir / "html"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,6 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     book = sub.add_parser("book", help="build the Jupyter Book (HTML)")
     book.add_argument("--strict", action="store_true", help="fail on warnings")
+    book.add_argument("--runs-root", type=Path, default=None,
+                      help="folder holding <chapter>/notebooks (default: runs)")  # fmt: skip
+    book.add_argument("--out-root", type=Path, default=None,
+                      help="build in <OUT_ROOT>/_build (default: the repository)")  # fmt: skip
 
     sub.add_parser("all", help="reduced TRT sample, execute the TRT chapter, build the book")
 
@@ -165,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif a.cmd == "run":
         run_chapter(a.chapter, a.preset, {k: parse_value(v) for k, v in a.p}, a.out_dir)
     elif a.cmd == "book":
-        print(build_book(a.strict) / "index.html")
+        print(build_book(a.strict, a.runs_root, a.out_root) / "index.html")
     elif a.cmd == "all":
         run_chapter("trt", "reduced")
         print(build_book() / "index.html")

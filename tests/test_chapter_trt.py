@@ -66,7 +66,7 @@ def test_real_ntuple_missing_branch_is_named(tmp_path):
 
 
 def test_missing_data_path_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="data_path='/nope.root'"):
+    with pytest.raises(FileNotFoundError, match=r"data_path='/nope\.root'"):
         chapter.sample(tmp_path, data_path="/nope.root")
 
 

@@ -42,7 +42,7 @@ def test_one_parameters_cell_near_top_with_required_names(src):
     assert tagged[0] <= 2, f"{src}: the parameters cell should be near the top"
     source = cells[tagged[0]]["source"]
     names = {line.split("=")[0].strip() for line in source.splitlines() if "=" in line}
-    assert REQUIRED <= names, f"{src}: parameters cell lacks {REQUIRED - names}"
+    assert names >= REQUIRED, f"{src}: parameters cell lacks {REQUIRED - names}"
     for line in source.splitlines():
         if "=" in line:
             assert "#" in line, f"{src}: parameter without a comment: {line!r}"
