@@ -59,6 +59,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         dir=path.parent,
     )
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the final file normal permissions
     tmp_path = Path(tmp)
     try:
         yield tmp_path
