@@ -19,6 +19,17 @@ def timer(result: dict, key: str):
     result[key] = time.perf_counter() - t0
 
 
+def best_of(fn, repeat: int = 3):
+    """Run ``fn`` ``repeat`` times; return (shortest wall time in s, last result). The minimum
+    is the least noisy estimate on a shared machine."""
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), result
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (MB)."""
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -99,18 +99,19 @@ def prepare(
             branches = (
                 (*feat.TRACK_BRANCHES, *feat.HIT_BRANCHES) if simulated else feat.FEATURE_BRANCHES
             )
-            raw = feat.load(path, sig, bkg, branches=branches)
+            raw = feat.read_trees(path, sig, bkg, branches=branches)
         except io.SchemaError as exc:
             if key == "data" and "no tree" in str(exc):
                 log.warning("%s has no tag-and-probe trees: no 'data' test set", path)
                 continue
             raise
-        n_before = len(raw)
-        raw = feat.drop_short(raw, min_hits)
-        counts[f"{key}_dropped_short"] = n_before - len(raw)
+        n_before = sum(len(a) for a in raw)
+        raw = [feat.drop_short(a, min_hits) for a in raw]
+        counts[f"{key}_dropped_short"] = n_before - sum(len(a) for a in raw)
         ds = feat.to_dataset(raw, min_hits)
-        for name, values in _baselines(raw, simulated).items():
-            arrays[f"{key}_{name}"] = values
+        baselines = [_baselines(a, simulated) for a in raw]
+        for name in baselines[0]:
+            arrays[f"{key}_{name}"] = np.concatenate([b[name] for b in baselines])
         arrays |= {f"{key}_items": ds.items.numpy(), f"{key}_offsets": ds.offsets.numpy(),
                    f"{key}_features": ds.features.numpy(), f"{key}_y": ds.y.numpy(),
                    f"{key}_w": ds.w.numpy()}  # fmt: skip

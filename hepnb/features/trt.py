@@ -50,15 +50,15 @@ PRECISION_TOLERANCE_MM = 0.3
 RT_COEFFICIENTS = (2.0, 15.0, 2.5)
 
 
-def load(
+def read_trees(
     path: str | os.PathLike,
     signal: str | Sequence[str] = "electron_mc",
     background: str | Sequence[str] = "muon_mc",
     *,
     branches: Sequence[str] = FEATURE_BRANCHES,
     n_max: int | None = None,
-) -> ak.Array:
-    """Read signal and background trees of a TRTFrame ntuple into one array with a label.
+) -> list[ak.Array]:
+    """Read signal and background trees of a TRTFrame ntuple, one labelled array per tree.
 
     Args:
         path: ROOT file (real TRTFrame ntuple or :func:`hepnb.sim.trt.generate` output).
@@ -67,7 +67,8 @@ def load(
         n_max: read at most this many tracks per tree.
 
     Returns:
-        Record array with the branches plus ``y`` (1 = signal) and ``tree`` (tree index).
+        One record array per tree with the branches plus ``y`` (1 = signal) and ``tree``
+        (tree index).
     """
     parts = []
     names = [(t, 1) for t in _as_list(signal)] + [(t, 0) for t in _as_list(background)]
@@ -75,7 +76,19 @@ def load(
         arr = io.read_tree(path, tree, branches, entry_stop=n_max)
         arr = ak.with_field(arr, np.full(len(arr), label, dtype=np.int8), "y")
         parts.append(ak.with_field(arr, np.full(len(arr), i, dtype=np.int8), "tree"))
-    return ak.concatenate(parts)
+    return parts
+
+
+def load(
+    path: str | os.PathLike,
+    signal: str | Sequence[str] = "electron_mc",
+    background: str | Sequence[str] = "muon_mc",
+    *,
+    branches: Sequence[str] = FEATURE_BRANCHES,
+    n_max: int | None = None,
+) -> ak.Array:
+    """:func:`read_trees` concatenated into one array (convenient for exploring)."""
+    return ak.concatenate(read_trees(path, signal, background, branches=branches, n_max=n_max))
 
 
 def _as_list(x: str | Sequence[str]) -> list[str]:
@@ -90,25 +103,29 @@ def drop_short(arrays: ak.Array, min_hits: int = 5) -> ak.Array:
     if (~keep).any():
         log.warning("dropped %d of %d tracks with fewer than %d hits", (~keep).sum(), len(keep),
                     min_hits)  # fmt: skip
-    return arrays[keep]
+        return arrays[keep]
+    return arrays
 
 
 def precision_hit_fraction(arrays: ak.Array) -> np.ndarray:
     """PHF: fraction of hits whose drift radius matches the track-to-wire distance."""
     counts = ak.to_numpy(ak.num(arrays["hit_drifttime"]))
-    t = ak.to_numpy(ak.flatten(arrays["hit_drifttime"])).astype(np.float64)
-    r_trk = ak.to_numpy(ak.flatten(arrays["hit_rTrkWire"])).astype(np.float64)
-    r_drift = drift_radius(t)
-    precise = ak.unflatten(np.abs(r_drift - r_trk) < PRECISION_TOLERANCE_MM, counts)
-    return ak.to_numpy(ak.sum(precise, axis=1)) / np.maximum(counts, 1)
+    t = ak.to_numpy(ak.flatten(arrays["hit_drifttime"])).astype(np.float32, copy=False)
+    r_trk = ak.to_numpy(ak.flatten(arrays["hit_rTrkWire"])).astype(np.float32, copy=False)
+    precise = np.abs(drift_radius(t) - r_trk) < PRECISION_TOLERANCE_MM
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    n_precise = np.add.reduceat(precise, starts) if len(precise) else np.zeros(len(counts))
+    n_precise[counts == 0] = 0  # reduceat returns the next element for empty segments
+    return n_precise / np.maximum(counts, 1)
 
 
 def drift_radius(t: np.ndarray) -> np.ndarray:
     """Drift radius (mm, clipped to [0, 2]) from the T0-subtracted drift time ``t`` (ns) by
     inverting :data:`RT_COEFFICIENTS`."""
     c0, c1, c2 = RT_COEFFICIENTS
-    disc = np.maximum(c1**2 - 4 * c2 * (c0 - np.asarray(t, dtype=np.float64)), 0.0)
-    return np.clip((-c1 + np.sqrt(disc)) / (2 * c2), 0.0, 2.0)
+    t = np.asarray(t)
+    disc = np.maximum(c1**2 - 4 * c2 * (c0 - t), 0.0)
+    return np.clip((np.sqrt(disc) - c1) / (2 * c2), 0.0, 2.0)
 
 
 def track_features(arrays: ak.Array) -> np.ndarray:
@@ -130,26 +147,46 @@ def track_features(arrays: ak.Array) -> np.ndarray:
     return np.stack(cols, axis=1).astype(np.float32)
 
 
-def hit_features(arrays: ak.Array, features: Sequence[str] = HIT_FEATURES):
-    """Flat hit features ``(N_hits, F_h)`` and sequence ``offsets (N + 1,)``, vectorised."""
-    counts = ak.to_numpy(ak.num(arrays[features[0]]))
-    for f in features[1:]:
-        if not np.array_equal(ak.to_numpy(ak.num(arrays[f])), counts):
-            raise io.SchemaError(f"hit branch {f!r} has a different number of hits per track "
-                                 f"than {features[0]!r}")  # fmt: skip
-    items = np.stack([ak.to_numpy(ak.flatten(arrays[f])).astype(np.float32) for f in features], 1)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+def hit_features(
+    arrays: ak.Array | Sequence[ak.Array], features: Sequence[str] = HIT_FEATURES
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flat hit features ``(N_hits, F_h)`` float32 and sequence ``offsets (N + 1,)``.
+
+    Accepts one array or a list of arrays (e.g. one per tree); the hits are copied once,
+    straight into the preallocated output.
+    """
+    parts = [arrays] if isinstance(arrays, ak.Array) else list(arrays)
+    counts = []
+    for a in parts:
+        c = ak.to_numpy(ak.num(a[features[0]]))
+        for f in features[1:]:
+            if not np.array_equal(ak.to_numpy(ak.num(a[f])), c):
+                raise io.SchemaError(f"hit branch {f!r} has a different number of hits per "
+                                     f"track than {features[0]!r}")  # fmt: skip
+        counts.append(c)
+    offsets = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
+    items = np.empty((offsets[-1], len(features)), dtype=np.float32)
+    start = 0
+    for a, c in zip(parts, counts, strict=True):
+        stop = start + int(c.sum())
+        for j, f in enumerate(features):
+            items[start:stop, j] = ak.to_numpy(ak.flatten(a[f]))
+        start = stop
     return items, offsets
 
 
-def to_dataset(arrays: ak.Array, min_hits: int = 5) -> SequenceDataset:
-    """Build the LSTM dataset (packed hit sequences + track features + labels + weights)."""
-    arrays = drop_short(arrays, min_hits)
-    if len(arrays) == 0:
+def to_dataset(arrays: ak.Array | Sequence[ak.Array], min_hits: int = 5) -> SequenceDataset:
+    """Build the LSTM dataset (packed hit sequences + track features + labels + weights) from
+    one array or a list of arrays (one per tree, as :func:`read_trees` returns)."""
+    parts = [arrays] if isinstance(arrays, ak.Array) else list(arrays)
+    parts = [drop_short(a, min_hits) for a in parts]
+    if sum(len(a) for a in parts) == 0:
         raise ValueError(f"no track has at least {min_hits} hits")
-    items, offsets = hit_features(arrays)
-    return SequenceDataset(items, offsets, track_features(arrays), ak.to_numpy(arrays["y"]),
-                           ak.to_numpy(arrays["weight"]))  # fmt: skip
+    items, offsets = hit_features(parts)
+    cat = np.concatenate
+    return SequenceDataset(items, offsets, cat([track_features(a) for a in parts]),
+                           cat([ak.to_numpy(a["y"]) for a in parts]),
+                           cat([ak.to_numpy(a["weight"]) for a in parts]))  # fmt: skip
 
 
 def ht_onset(
