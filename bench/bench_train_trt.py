@@ -1,5 +1,5 @@
 """LSTM training throughput (tracks/s) and peak memory, with packed sequences against a
-reference measured in the same run: the same LSTM on zero-padded batches.
+reference measured in the same run: the same LSTM on zero-padded batches (mode="padded").
 
     python bench/bench_train_trt.py [--n-tracks 20000] [--batch-size 256]
 """
@@ -18,18 +18,6 @@ from _common import peak_rss_mb, timer, trt_sample
 from hepnb import data, train
 from hepnb.features import trt as feat
 from hepnb.models.lstm import HitLSTM
-
-
-class PaddedLSTM(HitLSTM):
-    """Reference: the same network reading zero-padded sequences (no packing)."""
-
-    def forward(self, hits, tracks):
-        padded, lengths = torch.nn.utils.rnn.pad_packed_sequence(hits, batch_first=True)
-        out, _ = self.lstm((padded - self.hit_mean) / self.hit_std)
-        last = out[torch.arange(len(lengths)), lengths - 1]
-        return self.head(torch.cat([last, (tracks - self.track_mean) / self.track_std], 1)).squeeze(
-            -1
-        )
 
 
 def one_epoch(model, ds, batch_size: int) -> float:
@@ -52,7 +40,7 @@ def main() -> None:
     packed = one_epoch(HitLSTM(), ds, a.batch_size)
     mem1 = peak_rss_mb()
     train.set_seed(0)
-    padded = one_epoch(PaddedLSTM(), ds, a.batch_size)
+    padded = one_epoch(HitLSTM(mode="padded"), ds, a.batch_size)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(ds)} tracks")
     print(
         f"packed LSTM : {packed:10,.0f} tracks/s   (peak RSS {mem1:,.0f} MB, data {mem0:,.0f} MB)"

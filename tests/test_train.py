@@ -132,3 +132,18 @@ def test_lstm_trains_on_packed_sequences():
     assert h.records[-1]["val_auc"] > 0.9
     scores, _yv = train.predict(model, loaders["val"])
     assert scores.shape == (len(va),) and ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_lstm_packed_and_padded_modes_agree():
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(1, 12, 40)
+    ds = data.SequenceDataset(rng.normal(size=(lengths.sum(), 3)), np.r_[0, np.cumsum(lengths)],
+                              rng.normal(size=(40, 2)), np.zeros(40))  # fmt: skip
+    (packed, tracks), _, _ = ds[np.arange(40)]
+    torch.manual_seed(0)
+    a = HitLSTM(3, 2, hidden=8, head=(8,))
+    b = HitLSTM(3, 2, hidden=8, head=(8,), mode="padded")
+    b.load_state_dict(a.state_dict())
+    assert torch.allclose(a(packed, tracks), b(packed, tracks), atol=1e-6)
+    with pytest.raises(ValueError, match="mode='padded'"):
+        HitLSTM(mode="padded", bidirectional=True)

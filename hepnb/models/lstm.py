@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from hepnb.data import Standardizer
 
@@ -31,6 +31,10 @@ class HitLSTM(nn.Module):
         num_layers: stacked LSTM layers.
         dropout: dropout before the head (and between LSTM layers).
         bidirectional: read the hits in both directions.
+        mode: ``"packed"`` runs the LSTM on the packed sequence (as published); ``"padded"``
+            unpacks to a zero-padded ``(B, L, F_h)`` tensor and takes each track's output at its
+            last hit — the same result (unidirectional only), ≈ 1.8× faster on CPU
+            (``bench/bench_train_trt.py``).
 
     Shapes:
         - hits: :class:`PackedSequence` of ``(B, L, F_h)``
@@ -47,8 +51,12 @@ class HitLSTM(nn.Module):
         num_layers: int = 1,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        mode: str = "packed",
     ) -> None:
         super().__init__()
+        if mode not in ("packed", "padded") or (mode == "padded" and bidirectional):
+            raise ValueError(f"mode={mode!r}: expected 'packed', or 'padded' (unidirectional)")
+        self.mode = mode
         self.lstm = nn.LSTM(hit_features, hidden, num_layers=num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0,
                             bidirectional=bidirectional)  # fmt: skip
@@ -74,7 +82,12 @@ class HitLSTM(nn.Module):
     def forward(self, hits: PackedSequence, tracks: torch.Tensor) -> torch.Tensor:
         data = (hits.data - self.hit_mean) / self.hit_std
         hits = PackedSequence(data, hits.batch_sizes, hits.sorted_indices, hits.unsorted_indices)
-        _, (h_n, _) = self.lstm(hits)  # h_n: (layers·dirs, B, hidden), in the input order
-        last = h_n[-2:].transpose(0, 1).flatten(1) if self.lstm.bidirectional else h_n[-1]
+        if self.mode == "padded":
+            padded, lengths = pad_packed_sequence(hits, batch_first=True)  # (B, L, F_h)
+            out, _ = self.lstm(padded)
+            last = out[torch.arange(len(lengths)), lengths - 1]
+        else:
+            _, (h_n, _) = self.lstm(hits)  # h_n: (layers·dirs, B, hidden), in the input order
+            last = h_n[-2:].transpose(0, 1).flatten(1) if self.lstm.bidirectional else h_n[-1]
         x = torch.cat([last, (tracks - self.track_mean) / self.track_std], dim=1)
         return self.head(x).squeeze(-1)
