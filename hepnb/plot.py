@@ -42,7 +42,9 @@ def label(ax=None, experiment: str = "ATLAS", text: str = "Simulation Internal",
     """Experiment-style label on ``ax``: bold experiment name + italic status, optional right
     label (e.g. "√s = 13 TeV, 100k tracks")."""
     ax = ax if ax is not None else plt.gca()
-    mplhep.label.exp_label(exp=experiment, text=text, rlabel=rlabel or "", loc=loc, ax=ax)
+    # data=True: mplhep would otherwise prepend its own "Simulation" to ``text``
+    mplhep.label.exp_label(exp=experiment, text=text, data=True, rlabel=rlabel or "", loc=loc,
+                           ax=ax)  # fmt: skip
     return ax
 
 
