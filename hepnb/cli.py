@@ -56,6 +56,45 @@ def _trt_run(a: argparse.Namespace) -> Path:
 GENERATORS["trt"] = (_trt_args, _trt_run)
 
 
+# --- ghost tracks (LHCb) ---------------------------------------------------------------------
+# hepnb generate ghost --out runs/ghost/sim --n-tracks 50000 [--track matching]
+#   writes <out>/ghost_forward.root and/or <out>/ghost_matching.root (--out is a folder)
+# hepnb run ghost --preset reduced
+
+
+def _ghost_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n-tracks", type=int, default=50_000,
+                   help="candidates per track type (ghost: --out is a folder)")  # fmt: skip
+    p.add_argument("--track", choices=["forward", "matching", "both"], default="both",
+                   help="which pattern recognition's candidates to write")  # fmt: skip
+
+
+def _ghost_run(a: argparse.Namespace) -> Path:
+    from hepnb.sim import ghost
+
+    tracks = ("forward", "matching") if a.track == "both" else (a.track,)
+    paths = ghost.generate(a.out, n_tracks=a.n_tracks, seed=a.seed, tracks=tracks)
+    return paths[tracks[0]] if len(tracks) == 1 else Path(a.out)
+
+
+GENERATORS["ghost"] = (_ghost_args, _ghost_run)
+CHAPTERS["ghost"] = {
+    "notebooks": ["explore_ghost", "preprocess_ghost", "train_ghost", "roc_ghost"],
+    "presets": {
+        "reduced": {"n_tracks": 50_000},
+        "tiny": {
+            "n_tracks": 8_000,
+            "track": "forward",
+            "epochs": 12,
+            "n_trials": 4,
+            "search_epochs": 3,
+        },
+        "default": {},
+    },
+}
+# --- end ghost tracks ------------------------------------------------------------------------
+
+
 def parse_value(text: str):
     """Parse a ``-p key value`` value as a Python literal where possible (else a string)."""
     try:
@@ -98,8 +137,13 @@ def run_chapter(
     executed = out_dir / "notebooks"
     executed.mkdir(parents=True, exist_ok=True)
     params = {**spec["presets"][preset], **(overrides or {}), "out_dir": str(out_dir.resolve())}
-    sources = [BOOK / chapter / f"{stem}.ipynb" for stem in notebooks or spec["notebooks"]]
-    declared = {src: set(notebook_parameters(src)) for src in sources}
+    # a parameter must be declared by some notebook of the chapter (presets hold the training
+    # ones too, also when only the first notebooks run); each notebook gets those it declares
+    declared = {stem: set(notebook_parameters(BOOK / chapter / f"{stem}.ipynb"))
+                for stem in spec["notebooks"]}  # fmt: skip
+    for stem in notebooks or ():
+        if stem not in declared:
+            raise SystemExit(f"{chapter}: unknown notebook {stem!r}; it has {spec['notebooks']}")
     unknown = sorted(set(params) - set().union(*declared.values()))
     if unknown:
         takes = sorted(set().union(*declared.values()))
@@ -109,9 +153,9 @@ def run_chapter(
     backend = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
-        for src in sources:
-            # each notebook gets the parameters it declares (e.g. only training ones: `epochs`)
-            mine = {k: v for k, v in params.items() if k in declared[src]}
+        for stem in notebooks or spec["notebooks"]:
+            src = BOOK / chapter / f"{stem}.ipynb"
+            mine = {k: v for k, v in params.items() if k in declared[stem]}
             print(f"[hepnb] executing {src.relative_to(ROOT)} with {mine}", flush=True)
             pm.execute_notebook(str(src), str(executed / src.name), parameters=mine,
                                 cwd=str(ROOT), progress_bar=True, kernel_name="python3")  # fmt: skip

@@ -1,0 +1,198 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Ghost tracks at LHCb: what they are and where they come from
+#
+# A charged particle crossing LHCb leaves *hits*: first in the **VELO**, the silicon pixel
+# detector around the collision point (26 stations within a metre), then, after the
+# **dipole magnet** (≈ 4 T m) has bent it in the horizontal plane, in the **SciFi** tracker
+# seven to nine metres downstream (three stations of four scintillating-fibre layers, two of
+# them tilted by ±5° to measure the vertical position). Track reconstruction has to decide
+# which hits belong together. In LHCb's first software trigger two algorithms build the
+# *long tracks* that cross the whole detector:
+#
+# * **forward**: start from a VELO track, look for SciFi hits in a window whose width is set
+#   by the lowest momentum accepted (a 3 GeV/c particle bends by up to a metre), and keep the
+#   hits that line up with the VELO track behind the magnet;
+# * **matching**: build SciFi track segments on their own (*seeds*), extrapolate VELO tracks
+#   and seeds to the magnet's bending plane and pair those that meet.
+#
+# Both sometimes combine hits of different particles, or of a particle and noise, into a
+# track that no particle made: a **ghost**. LHCb calls a track real when at least 70 % of its
+# VELO hits *and* 70 % of its SciFi hits come from one simulated particle, and a ghost
+# otherwise. Ghosts waste trigger bandwidth and fake signals, so every track gets a *ghost
+# probability* from a classifier, which this chapter trains.
+#
+# This notebook looks at the simulated ghosts. The simulator (`hepnb.sim.ghost`) does not
+# draw ghosts from invented distributions: it simulates particles (Run-3-like spectra, pions,
+# kaons and protons that may decay in flight or interact in the material, secondaries born
+# behind the VELO, noise clusters), propagates them through the VELO, a scatterer, the magnet
+# and the SciFi, and runs real seeding, matching, forward and track-fit algorithms; the ghost
+# label is the 70 % rule applied to the hits each track ends up with.
+
+# %% tags=["parameters"]
+seed = 0  # seed of the simulation
+n_tracks = 50_000  # reconstructed candidates per track type in the reduced sample
+data_path = ""  # a real Allen kalman_ip_tree ntuple (of the `track` type); empty: simulate
+out_dir = "runs/ghost"  # run folder shared by the chapter's notebooks
+device = "auto"  # unused here; every notebook takes it
+track = "matching"  # feature set studied in detail: "forward" or "matching"
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+import hepnb.plot
+from hepnb.features import ghost as chapter
+from hepnb.runs import record, run_dir
+
+hepnb.plot.style("LHCb")
+out = run_dir("ghost", out_dir)
+types = [track] if data_path else ["forward", "matching"]
+paths = {t: chapter.sample(out, n_tracks, seed, data_path, t) for t in types}
+paths
+
+# %% [markdown]
+# ## The ntuples
+#
+# The files have the layout of LHCb's Allen validator: a tree `kalman_validator/kalman_ip_tree`
+# with one entry per reconstructed track candidate, the features the trigger knows about the
+# track, and the truth label `ghost`. The simulator adds a few branches that the features do
+# not include: the reconstructed momentum `p` and pseudorapidity `eta` (for the plots below),
+# the event number and the true momentum of the particle behind most SciFi hits. Momenta are
+# in MeV/c, q/p in c/MeV, lengths in mm.
+
+# %%
+ntuples = {t: chapter.read_ntuple(p, t) for t, p in paths.items()}
+for t, nt in ntuples.items():
+    print(
+        f"{t:9s}: {len(nt.ghost):6d} candidates, ghost fraction {nt.ghost.mean():.3f}, "
+        f"{nt.n_nan} rows with NaN dropped"
+    )
+record(out, "explore_ghost_fraction", {t: float(nt.ghost.mean()) for t, nt in ntuples.items()})
+record(out, "explore_n_candidates", {t: len(nt.ghost) for t, nt in ntuples.items()})
+
+# %% [markdown]
+# What the ghosts are made of, from the simulation's truth (branch `ghost_origin`): which
+# particle left most of the SciFi hits, compared with the particle of the VELO track.
+
+# %%
+import pandas as pd
+import uproot
+
+origins = {1: "decay product of the VELO particle", 2: "fragment of its interaction",
+           3: "another particle", 4: "noise / no majority"}  # fmt: skip
+composition = {}
+for t, p in paths.items():
+    tree = uproot.open(p)[chapter.TREE]
+    if "ghost_origin" not in tree:
+        continue  # a real ntuple has no such truth
+    o = tree["ghost_origin"].array(library="np")
+    composition[t] = {origins[k]: float((o[o > 0] == k).mean()) for k in origins}
+record(out, "explore_ghost_origin", composition)
+pd.DataFrame(composition).round(3)
+
+# %% [markdown]
+# The forward algorithm makes more ghosts than the matching: it tries every VELO track,
+# including the many low-momentum ones that never reach the SciFi, and for those the best
+# cluster of hits in its wide search window is made of other particles' hits and noise. The
+# matching (with the tolerances of LHCb's HLT1 matching) only pairs objects that both exist
+# and meet in the magnet; its ghosts are pairs of a VELO track and a seed from *different*
+# particles — a pion or kaon and the muon it decayed into, a hadron and a fragment of its
+# interaction in the material, or two unrelated tracks that pass the windows by chance. The
+# decays in flight are the hardest to recognise: the muon carries most of the momentum and
+# leaves at a small angle, so the pair looks like one particle with a slightly worse fit.
+#
+# ## The features
+#
+# Each histogram compares ghosts and real tracks, normalised to unit area. The strongest
+# handles are the track-fit χ² (a ghost's hits do not lie on one trajectory through the
+# magnet), the number of hits, and for the matching the distances between the VELO track and
+# the seed at the magnet.
+
+# %%
+nt = ntuples[track]
+fig = chapter.plot_features(nt.x, nt.ghost, nt.features)
+
+# %%
+chi2ndf = nt.x[:, nt.features.index("chi2")] / nt.x[:, nt.features.index("ndof")]
+med = {"ghost": float(np.median(chi2ndf[nt.ghost == 1])),
+       "real": float(np.median(chi2ndf[nt.ghost == 0]))}  # fmt: skip
+record(out, "explore_median_chi2ndf", med)
+
+# %% [markdown]
+# The median χ²/ndof of real tracks is close to 1 — the fit's error model matches the
+# simulated resolutions and multiple scattering — and that of ghosts is several times larger.
+#
+# ## Where the ghosts are
+#
+# The ghost rate (fraction of candidates that are ghosts) as a function of the reconstructed
+# momentum, transverse momentum and pseudorapidity. A ghost has no true momentum: its q/p is
+# whatever slope change the wrong combination of hits implies, roughly uniform in q/p and so
+# often close to q/p = 0 — a fake *stiff* track — while the spectrum of real particles falls
+# steeply. So the ghost rate rises at high p and pT, most for the forward tracking, whose
+# search window lets any cluster of hits through. For the matching it also rises at low p,
+# where multiple scattering forces the loosest matching tolerances, and at large η, where
+# tracks crowd near the beam pipe.
+
+# %%
+bins = {"p": np.geomspace(2e3, 2e5, 16), "pt": np.geomspace(1e2, 1e4, 16),
+        "eta": np.linspace(1.5, 5.5, 17)}  # fmt: skip
+fig, axes = plt.subplots(1, 3, figsize=(17, 5))
+for ax, var in zip(axes, bins, strict=True):
+    for t, n in ntuples.items():
+        if var not in n.kin:
+            continue
+        c, m, e = chapter.ghost_rate(n.kin[var], n.ghost, None, bins[var])
+        ax.errorbar(c, m, e, fmt="o", label=t)
+    if var != "eta":
+        ax.set_xscale("log")
+    ax.set_xlabel(chapter.LABELS[var])
+    ax.set_ylabel("ghost rate")
+    ax.set_ylim(0, None)
+    ax.legend()
+    hepnb.plot.label(ax, experiment="LHCb", text="Simulation")
+fig.tight_layout()
+
+# %%
+rate = {}
+for t, n in ntuples.items():
+    low, high = n.kin["p"] < 5e3, n.kin["p"] > 2e4
+    rate[t] = {"p<5GeV": float(n.ghost[low].mean()), "p>20GeV": float(n.ghost[high].mean())}
+record(out, "explore_ghost_rate_vs_p", rate)
+
+# %% [markdown]
+# ## Hits on the track
+#
+# Real tracks keep almost all of their 12 SciFi hits; a ghost collects what lies in its search
+# window, and the track fit removes the hits that do not fit (up to two outliers), so ghosts
+# end with fewer hits. The VELO hit count mostly follows the geometry (a track at small angle
+# crosses more stations).
+
+# %%
+fig, ax = plt.subplots()
+for t, n in ntuples.items():
+    ns = n.x[:, n.features.index("n_scifi")]
+    c, m, e = chapter.ghost_rate(ns, n.ghost, None, np.arange(5.5, 13.5))
+    ax.errorbar(c, m, e, fmt="o-", label=t)
+ax.set_xlabel("SciFi hits on the track")
+ax.set_ylabel("ghost rate")
+ax.legend()
+hepnb.plot.label(ax, experiment="LHCb", text="Simulation")
+
+# %% [markdown]
+# Next, `preprocess_ghost` turns the ntuple into training arrays.
