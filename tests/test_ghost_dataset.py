@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from hepnb import io
+from hepnb.chapters import ghost as ghost_chapter
 from hepnb.features import ghost as gf
 
 FEATS = gf.feature_names("matching")
@@ -93,7 +94,7 @@ def test_tail_compression_and_its_torch_module(ntuple, tmp_path):
     info = gf.make_dataset(path, tmp_path, "matching", normalize=True,
                            tail_scales={"chi2": 1.0, "pr_match_dx": 0.1})  # fmt: skip
     norm = gf.load_normalization(tmp_path, "matching")
-    raw = gf.raw_features(info, "valid")
+    raw = ghost_chapter.raw_features(info, "valid")
     x = info.load("valid").x
     np.testing.assert_allclose(norm.apply(raw), x, atol=1e-5)
     with torch.no_grad():

@@ -57,7 +57,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import hepnb.plot
-from hepnb.features import ghost as chapter
+from hepnb.chapters import ghost as chapter
 from hepnb.runs import record, run_dir
 
 hepnb.plot.style("LHCb")

@@ -58,7 +58,7 @@ import json
 import matplotlib.pyplot as plt
 
 import hepnb.plot
-from hepnb.features import ghost as chapter
+from hepnb.chapters import ghost as chapter
 from hepnb.runs import record, run_dir
 
 hepnb.plot.style("LHCb")

@@ -49,7 +49,7 @@ import numpy as np
 
 import hepnb.plot
 from hepnb import evaluate, export
-from hepnb.features import ghost as chapter
+from hepnb.chapters import ghost as chapter
 from hepnb.runs import record, run_dir
 
 hepnb.plot.style("LHCb")

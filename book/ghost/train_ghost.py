@@ -66,7 +66,7 @@ import torch
 
 import hepnb.plot
 from hepnb import evaluate, export
-from hepnb.features import ghost as chapter
+from hepnb.chapters import ghost as chapter
 from hepnb.models.mlp import WithProbabilities
 from hepnb.runs import record, run_dir
 
