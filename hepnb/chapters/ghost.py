@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from hepnb.features.ghost import (  # re-exported for the notebooks
+from hepnb.features.ghost import LABELS as LABELS  # re-exported for the notebooks
+from hepnb.features.ghost import (
     SPLITS,
     DatasetInfo,
     feature_names,
@@ -21,6 +22,8 @@ from hepnb.features.ghost import (  # re-exported for the notebooks
     read_ntuple,
     tail_scales,
 )
+from hepnb.features.ghost import TREE as TREE
+from hepnb.features.ghost import plot_features as plot_features
 
 log = logging.getLogger(__name__)
 
