@@ -14,7 +14,7 @@ from typing import Any
 
 from hepnb.io import atomic_write_json
 
-__all__ = ["load_metrics", "mlflow_uri", "record", "run_dir"]
+__all__ = ["execute_notebook", "load_metrics", "mlflow_uri", "record", "run_dir"]
 
 #: Root of all run folders; override with the ``HEPNB_RUNS`` environment variable.
 RUNS_ROOT = Path(os.environ.get("HEPNB_RUNS", "runs"))
@@ -51,3 +51,33 @@ def mlflow_uri(out_dir: str | os.PathLike) -> str:
     path = Path(out_dir).resolve() / "mlflow.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def execute_notebook(
+    path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    cwd: str | os.PathLike | None = None,
+    **params: Any,
+) -> dict[str, Any]:
+    """Execute a notebook with papermill into ``out_dir`` and return its recorded metrics.
+
+    ``out_dir`` is passed to the notebook as its run folder (parameter ``out_dir``) and receives
+    the executed copy, so a failed run can be inspected there.
+
+    Args:
+        path: the ``.ipynb`` to run.
+        out_dir: run folder.
+        cwd: working directory of the kernel (default: the current one).
+        **params: notebook parameters.
+
+    Returns:
+        The notebook's ``metrics.json`` (see :func:`record`).
+    """
+    import papermill as pm
+
+    src, out = Path(path), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(src), str(out / src.name), cwd=str(cwd or Path.cwd()),
+                        kernel_name="python3", parameters={**params, "out_dir": str(out)},
+                        progress_bar=False)  # fmt: skip
+    return load_metrics(out)

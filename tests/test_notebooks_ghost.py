@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_notebook
 
 pytestmark = pytest.mark.notebook
 # the forward set: ≈ 20% ghosts give enough of them in a small sample (matching: ≈ 3%)
@@ -11,15 +10,15 @@ SMALL = {"seed": 2, "n_tracks": 8000, "track": "forward"}
 
 
 @pytest.fixture(scope="module")
-def chapter_run(tmp_path_factory):
+def chapter_run(tmp_path_factory, notebook_runner):
     """roc standalone in an empty run folder (it simulates, prepares, searches, trains and
     exports by itself), then train (search resumed from sqlite, INT8), explore, preprocess."""
     out = tmp_path_factory.mktemp("ghost")
-    metrics = run_notebook("book/ghost/roc_ghost.ipynb", out, epochs=12, n_trials=3, **SMALL)
-    metrics = run_notebook("book/ghost/train_ghost.ipynb", out, epochs=12, n_trials=4,
+    metrics = notebook_runner("book/ghost/roc_ghost.ipynb", out, epochs=12, n_trials=3, **SMALL)
+    metrics = notebook_runner("book/ghost/train_ghost.ipynb", out, epochs=12, n_trials=4,
                            search_epochs=3, **SMALL)  # fmt: skip
     for nb in ("explore_ghost", "preprocess_ghost"):
-        metrics = run_notebook(f"book/ghost/{nb}.ipynb", out, **SMALL)
+        metrics = notebook_runner(f"book/ghost/{nb}.ipynb", out, **SMALL)
     return out, metrics
 
 

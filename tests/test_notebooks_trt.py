@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_notebook
 
 pytestmark = pytest.mark.notebook
 SMALL = {"seed": 3, "n_tracks": 4000}  # 8000 tracks, 4800 for training
 
 
 @pytest.fixture(scope="module")
-def chapter_run(tmp_path_factory):
+def chapter_run(tmp_path_factory, notebook_runner):
     """Train standalone in an empty run folder, then the other notebooks in the same folder."""
     out = tmp_path_factory.mktemp("trt")
-    metrics = run_notebook("book/trt/train_trt.ipynb", out, epochs=8, lr=3e-3, **SMALL)
+    metrics = notebook_runner("book/trt/train_trt.ipynb", out, epochs=8, lr=3e-3, **SMALL)
     for nb in ("roc_trt", "explore_trt", "preprocess_trt"):
-        metrics = run_notebook(f"book/trt/{nb}.ipynb", out, **SMALL)
+        metrics = notebook_runner(f"book/trt/{nb}.ipynb", out, **SMALL)
     return out, metrics
 
 

@@ -7,4 +7,5 @@ bash tools/setup.sh
 export MPLBACKEND=Agg PYTHONHASHSEED=0
 ruff format --check .
 ruff check .
+bash tools/browser_deps.sh  # Debian chromium + playwright for tests/browser (idempotent)
 python -m pytest -ra "$@"

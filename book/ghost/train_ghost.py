@@ -52,8 +52,8 @@ device = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
 track = "matching"  # feature set: "forward" or "matching"
 network = 1  # 0: MLP on min-max scaled inputs, 1: MLP behind BatchNorm
 epochs = 30  # maximum epochs of the final training (early stopping after 5 without gain)
-batch_size = 256  # tracks per batch (used when n_trials = 0; else the search chooses)
-lr = 3e-3  # learning rate (used when n_trials = 0; else the search chooses)
+batch_size = 256  # tracks per batch when n_trials is 0, otherwise the search chooses it
+lr = 3e-3  # learning rate when n_trials is 0, otherwise the search chooses it
 n_trials = 20  # Optuna trials (0: no search)
 search_epochs = 6  # epochs per search trial
 

@@ -19,6 +19,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from hepnb import data, io
 from hepnb import train as _train
@@ -93,8 +94,8 @@ def prepare(
     simulated = _is_simulated(path)
     arrays: dict[str, Any] = {}
     counts: dict[str, int] = {}
-    for key, (sig, bkg) in {"mc": ("electron_mc", "muon_mc"),
-                            "data": ("electron_probes", "muon_probes")}.items():  # fmt: skip
+    samples = {"mc": ("electron_mc", "muon_mc"), "data": ("electron_probes", "muon_probes")}
+    for key, (sig, bkg) in tqdm(samples.items(), desc="TRT ntuple → sequences", unit="sample"):
         try:
             branches = (
                 (*feat.TRACK_BRANCHES, *feat.HIT_BRANCHES) if simulated else feat.FEATURE_BRANCHES
@@ -248,7 +249,7 @@ def save_scores(
     for key in ("test", "data"):
         if key not in ld:
             continue
-        s, y = _train.predict(model, ld[key], device)
+        s, y = _train.predict(model, ld[key], device, progress=True)
         arrays |= {f"{key}_lstm": s, f"{key}_y": y,
                    f"{key}_w": (p.test if key == "test" else p.data).w.numpy()}  # fmt: skip
         arrays |= {f"{key}_{n}": v for n, v in p.baselines.get(key, {}).items()}
