@@ -68,6 +68,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from hepnb import io
 
@@ -1232,13 +1233,17 @@ def generate(
             raise ValueError(f"n_tracks={n_tracks}: expected a positive number of tracks")
         parts, done = [], 0
         ss = np.random.SeedSequence(seed)
+        bar = tqdm(total=n_tracks, desc="ghost simulation", unit="candidate")
         while True:
             sub = int(ss.spawn(1)[0].generate_state(1)[0])
             parts.append(simulate(chunk_events, seed=sub, config=cfg, tracks=tracks,
                                   chunk_events=chunk_events, event_offset=done))  # fmt: skip
             done += chunk_events
-            if all(sum(len(p[t]["ghost"]) for p in parts) >= n_tracks for t in tracks):
+            fewest = min(sum(len(p[t]["ghost"]) for p in parts) for t in tracks)
+            bar.update(min(fewest, n_tracks) - bar.n)
+            if fewest >= n_tracks:
                 break
+        bar.close()
         data = {t: {k: np.concatenate([p[t][k] for p in parts])[:n_tracks] for k in parts[0][t]}
                 for t in tracks}  # fmt: skip
     else:
