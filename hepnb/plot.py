@@ -20,6 +20,7 @@ __all__ = [
     "hist1d",
     "history",
     "label",
+    "profiles",
     "roc",
     "save",
     "score_hist",
@@ -140,6 +141,36 @@ def hist1d(
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    ax.legend()
+    label(ax, experiment, text)
+    return ax
+
+
+def profiles(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    ax=None,
+    *,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    fmt: str = "o-",
+    experiment: str = "ATLAS",
+    text: str = "Simulation Internal",
+):
+    """Binned means with error bars, e.g. a rate vs momentum, one curve per sample.
+
+    Args:
+        curves: ``{name: (bin centres, values, errors)}`` as :func:`hepnb.evaluate.binned_mean`
+            returns (its first three outputs).
+    """
+    ax = _ax(ax)
+    for name, (x, v, e) in curves.items():
+        ax.errorbar(x, v, e, fmt=fmt, ms=4, label=name)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, None)
     ax.legend()
     label(ax, experiment, text)
     return ax

@@ -154,18 +154,10 @@ bins = {"p": np.geomspace(2e3, 2e5, 16), "pt": np.geomspace(1e2, 1e4, 16),
         "eta": np.linspace(1.5, 5.5, 17)}  # fmt: skip
 fig, axes = plt.subplots(1, 3, figsize=(17, 5))
 for ax, var in zip(axes, bins, strict=True):
-    for t, n in ntuples.items():
-        if var not in n.kin:
-            continue
-        c, m, e = chapter.ghost_rate(n.kin[var], n.ghost, None, bins[var])
-        ax.errorbar(c, m, e, fmt="o", label=t)
-    if var != "eta":
-        ax.set_xscale("log")
-    ax.set_xlabel(chapter.LABELS[var])
-    ax.set_ylabel("ghost rate")
-    ax.set_ylim(0, None)
-    ax.legend()
-    hepnb.plot.label(ax, experiment="LHCb", text="Simulation")
+    curves = {t: chapter.ghost_rate(n.kin[var], n.ghost, None, bins[var])
+              for t, n in ntuples.items() if var in n.kin}  # fmt: skip
+    hepnb.plot.profiles(curves, ax, xlabel=chapter.LABELS[var], ylabel="ghost rate",
+                        logx=var != "eta", fmt="o", experiment="LHCb", text="Simulation")  # fmt: skip
 fig.tight_layout()
 
 # %%

@@ -162,16 +162,9 @@ bins = {"p": np.geomspace(2e3, 2e5, 13), "pt": np.geomspace(1e2, 1e4, 13),
 variables = [v for v in bins if v in kin]
 fig, axes = plt.subplots(1, len(variables), figsize=(6 * len(variables), 5), squeeze=False)
 for ax, var in zip(axes[0], variables, strict=True):
-    for name, k in keep.items():
-        c, m, e = chapter.ghost_rate(kin[var], ghost, k, bins[var])
-        ax.errorbar(c, m, e, fmt="o-", label=name)
-    if var != "eta":
-        ax.set_xscale("log")
-    ax.set_xlabel(chapter.LABELS[var])
-    ax.set_ylabel("ghost rate")
-    ax.set_ylim(0, None)
-    ax.legend()
-    hepnb.plot.label(ax, experiment="LHCb", text="Simulation")
+    curves = {name: chapter.ghost_rate(kin[var], ghost, k, bins[var]) for name, k in keep.items()}
+    hepnb.plot.profiles(curves, ax, xlabel=chapter.LABELS[var], ylabel="ghost rate",
+                        logx=var != "eta", experiment="LHCb", text="Simulation")  # fmt: skip
 fig.tight_layout()
 
 # %%

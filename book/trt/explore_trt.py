@@ -161,16 +161,12 @@ ax = hepnb.plot.hist1d({name: ak.to_numpy(a["sumToT"] / a["sumL"]) for name, a i
 # %%
 from hepnb.evaluate import binned_mean
 
-fig, ax = plt.subplots()
 eta_bins = np.linspace(-2.0, 2.0, 41)
-for name, a in samples.items():
-    c, m, e, _ = binned_mean(ak.to_numpy(a["eta"]), ak.to_numpy(a["nTRThits"]), eta_bins)
-    ax.errorbar(c, m, e, fmt="o-", ms=3, label=name)
-ax.set_xlabel(r"track $\eta$")
-ax.set_ylabel("mean number of TRT hits")
-ax.set_ylim(0, 50)
-ax.legend()
-hepnb.plot.label(ax, "ATLAS", "Simulation Internal")
+hits_vs_eta = {
+    name: binned_mean(ak.to_numpy(a["eta"]), ak.to_numpy(a["nTRThits"]), eta_bins)[:3]
+    for name, a in samples.items()
+}
+ax = hepnb.plot.profiles(hits_vs_eta, xlabel=r"track $\eta$", ylabel="mean number of TRT hits")
 n_hits = ak.to_numpy(samples["muon"]["nTRThits"])
 eta = np.abs(ak.to_numpy(samples["muon"]["eta"]))
 record(out_dir, "explore_hits_barrel", float(n_hits[eta < 0.5].mean()))
