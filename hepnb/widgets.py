@@ -57,6 +57,7 @@ from hepnb import plot as hplot
 __all__ = [
     "MODE_ENV",
     "EventDisplay",
+    "GhostEventDisplay",
     "SliderDisplay",
     "TRTEventDisplay",
     "ThresholdExplorer",
@@ -451,6 +452,128 @@ class TRTEventDisplay(EventDisplay):
                 "eta": float(event["eta"]), "TRT hits": n, "HT hits": n_ht,
                 "HT fraction": n_ht / n if n else float("nan"),
                 "eProbHT": float(event["eProbHT"])}  # fmt: skip
+
+
+_REAL, _GHOST, _NOISE = "tab:blue", "tab:red", "0.8"  # candidates and noise hits (ghost display)
+
+
+class GhostEventDisplay(EventDisplay):
+    """One simulated LHCb event of the ghost-track chapter in the x–z (bending) plane.
+
+    Left: the VELO (z < 0.8 m); right: the whole detector to the last SciFi layer. Hits of
+    particles are black (or coloured by particle with ``color_by_particle``), noise clusters
+    grey; each reconstructed candidate is a line through its VELO hits, a kink at the magnet
+    (the VELO line extrapolated to ``z_mag``) and its SciFi hits — real tracks blue, ghosts
+    red dashed. SciFi stereo (u/v) hits are placed at their true x (noise: y taken as 0).
+
+    Args:
+        events: ``{track type: records}`` or one list of records, as returned by
+            :func:`hepnb.sim.ghost.event_record`.
+        sample, index: the track type and event shown first.
+        z_mag: z of the magnet kick used to draw the kink (mm; default: the simulation's).
+        color_by_particle: colour particle hits by the true particle.
+    """
+
+    def __init__(self, events: Mapping[str, Sequence[Mapping[str, Any]]]
+                 | Sequence[Mapping[str, Any]], *, sample: str | None = None, index: int = 0,
+                 z_mag: float | None = None, color_by_particle: bool = False,
+                 **kw: Any) -> None:  # fmt: skip
+        from hepnb.sim.ghost import GhostConfig
+
+        if not isinstance(events, Mapping):
+            events = {"matching": events}
+        for name, recs in events.items():
+            for r in recs[:1]:
+                missing = [k for k in ("velo", "scifi", "candidates") if k not in r]
+                if missing:
+                    raise ValueError(f"events[{name!r}]: records lack {missing}; expected "
+                                     "hepnb.sim.ghost.event_record() output")  # fmt: skip
+        self.z_mag = GhostConfig().z_mag if z_mag is None else float(z_mag)
+        self.color_by_particle = bool(color_by_particle)
+        super().__init__(events, sample=sample, index=index, item="event", **kw)
+
+    @classmethod
+    def from_simulation(cls, n_events: int = 20, seed: int = 0,
+                        track: str | Sequence[str] = "matching", config: Any = None,
+                        **kw: Any) -> GhostEventDisplay:  # fmt: skip
+        """Simulate ``n_events`` events (:func:`hepnb.sim.ghost.event_record`) and show them;
+        ``track``: ``"matching"``, ``"forward"`` or both (one dropdown entry each).
+
+        Raises:
+            ValueError: a bad ``track`` or ``n_events``.
+        """
+        from hepnb.sim.ghost import FEATURES, GhostConfig, event_record
+
+        tracks = [track] if isinstance(track, str) else list(track)
+        bad = [t for t in tracks if t not in FEATURES]
+        if bad or not tracks:
+            raise ValueError(f"track={track!r}: expected 'matching', 'forward' or a list of "
+                             "them")  # fmt: skip
+        cfg = config or GhostConfig()
+        events = {t: event_record(n_events, seed=seed, config=cfg, track=t) for t in tracks}
+        return cls(events, z_mag=kw.pop("z_mag", cfg.z_mag), **kw)
+
+    def candidate_lines(self, event: Mapping[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(z, x) of the line drawn for each candidate of ``event`` (mm)."""
+        velo, scifi, cand = event["velo"], event["scifi"], event["candidates"]
+        lines = []
+        for k in range(len(cand["ghost"])):
+            vh = cand["velo_hits"][k][cand["velo_hits"][k] >= 0]
+            sh = cand["scifi_hits"][k][cand["scifi_hits"][k] >= 0]
+            vh, sh = vh[np.argsort(velo["z"][vh])], sh[np.argsort(scifi["z"][sh])]
+            xk = cand["x0"][k] + cand["tx"][k] * self.z_mag
+            z = np.r_[velo["z"][vh], self.z_mag, scifi["z"][sh]]
+            x = np.r_[velo["x"][vh], xk, scifi["x"][sh]]
+            lines.append((z, x))
+        return lines
+
+    def draw_event(self, fig: Figure, event: Any, sample: str) -> None:
+        velo, scifi, cand = event["velo"], event["scifi"], event["candidates"]
+        ghost = np.asarray(cand["ghost"]).astype(bool)
+        ax_v, ax_all = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.8]})
+        lines = self.candidate_lines(event)
+        for ax in (ax_v, ax_all):
+            for det, size in ((velo, 6), (scifi, 4)):
+                noise = np.asarray(det["noise"], bool)
+                ax.scatter(det["z"][noise], det["x"][noise], s=size, color=_NOISE,
+                           linewidths=0, zorder=1, label="noise hit")  # fmt: skip
+                if self.color_by_particle:
+                    c = np.asarray(det["pid"])[~noise] % 20
+                    ax.scatter(det["z"][~noise], det["x"][~noise], s=size, c=c, cmap="tab20",
+                               vmin=0, vmax=19, linewidths=0, zorder=2,
+                               label="particle hit")  # fmt: skip
+                else:
+                    ax.scatter(det["z"][~noise], det["x"][~noise], s=size, color="k",
+                               linewidths=0, zorder=2, label="particle hit")  # fmt: skip
+            for (z, x), g in zip(lines, ghost, strict=True):
+                ax.plot(z, x, color=_GHOST if g else _REAL, linestyle="--" if g else "-",
+                        linewidth=1.2 if g else 0.8, zorder=4 if g else 3,
+                        label="ghost candidate" if g else "real candidate",
+                        gid="ghost" if g else "real")  # fmt: skip
+            ax.set_xlabel("z [mm]")
+            ax.set_ylabel("x [mm]")
+        ax_v.set_xlim(-320, 800)
+        ax_v.set_ylim(-45, 45)
+        hplot.label(ax_v, "LHCb", "Simulation", rlabel="VELO")
+        ax_all.set_xlim(-500, 9600)
+        ax_all.set_ylim(-3300, 3300)
+        ax_all.axvline(self.z_mag, color="0.6", linestyle=":", linewidth=1, label="magnet kick")
+        ax_all.set_title("VELO → magnet → SciFi (x–z, bending plane)", fontsize="medium")
+        handles, labels = ax_all.get_legend_handles_labels()
+        seen = dict(zip(labels, handles, strict=True))  # one entry per label
+        ax_all.legend(seen.values(), seen.keys(), loc="upper left", fontsize="x-small",
+                      markerscale=2)  # fmt: skip
+        d = self.describe_event(event, sample)
+        fig.suptitle(f"{sample} candidates, event {event['event']}: {d['candidates']} "
+                     f"candidates, {d['ghosts']} ghosts", fontsize="medium")  # fmt: skip
+
+    def describe_event(self, event: Any, sample: str) -> Mapping[str, Any]:
+        ghost = np.asarray(event["candidates"]["ghost"]).astype(bool)
+        n = len(ghost)
+        return {"candidates": n, "ghosts": int(ghost.sum()),
+                "ghost fraction": float(ghost.mean()) if n else float("nan"),
+                "VELO hits": len(event["velo"]["z"]), "SciFi hits": len(event["scifi"]["z"]),
+                "SciFi noise": int(np.sum(event["scifi"]["noise"]))}  # fmt: skip
 
 
 class ThresholdExplorer(SliderDisplay):

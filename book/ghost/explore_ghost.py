@@ -107,6 +107,23 @@ record(out, "explore_ghost_origin", composition)
 pd.DataFrame(composition).round(3)
 
 # %% [markdown]
+# The event display shows what the algorithms saw in a few simulated events, in the bending
+# (x–z) plane: VELO and SciFi hits (noise clusters grey) and each reconstructed candidate as a
+# line through its hits, kinked at the magnet — real tracks blue, ghosts red dashed; the table
+# counts the candidates and ghosts of the event. In JupyterLab, move the slider to step through
+# the events and pick the algorithm in the dropdown; elsewhere it shows the event chosen here.
+
+# %%
+from hepnb.widgets import GhostEventDisplay
+
+event_display = GhostEventDisplay.from_simulation(
+    n_events=10, seed=seed, track=["forward", "matching"], sample=track
+)
+# start on the first event with a ghost
+n_ghosts = np.array([e["candidates"]["ghost"].sum() for e in event_display.events[track]])
+event_display.set(index=int(np.argmax(n_ghosts > 0)))
+
+# %% [markdown]
 # The forward algorithm makes more ghosts than the matching: it tries every VELO track,
 # including the many low-momentum ones that never reach the SciFi, and for those the best
 # cluster of hits in its wide search window is made of other particles' hits and noise. The

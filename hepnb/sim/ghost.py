@@ -78,6 +78,7 @@ __all__ = [
     "TREE",
     "GhostConfig",
     "Particles",
+    "event_record",
     "generate",
     "generate_particles",
     "ghost_labels",
@@ -512,6 +513,14 @@ def propagate(
     Returns:
         ``(all particles, VELO hits, SciFi hits)``; daughters get new pids after the last.
     """
+    return _propagate(parts, cfg, rng, n_events, event_offset)[:3]
+
+
+def _propagate(
+    parts: Particles, cfg: GhostConfig, rng: np.random.Generator, n_events: int | None,
+    event_offset: int,
+) -> tuple[Particles, VeloHits, SciFiHits, tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """:func:`propagate`, plus the true (x, y) of every SciFi hit (NaN for noise)."""
     traj = _trajectory(parts, cfg, rng)
     z_end, daughters = decays_and_interactions(parts, traj, cfg, rng)
     if len(daughters):
@@ -537,6 +546,7 @@ def propagate(
           & ~((np.abs(x) < cfg.beam_hole) & (np.abs(y) < cfg.beam_hole))
           & (rng.random(x.shape) < cfg.scifi_eff))  # fmt: skip
     i, lay = np.nonzero(ok)
+    x_true, y_true = x[i, lay], y[i, lay]
     m = x[i, lay] * np.cos(SCIFI_ALPHA[lay]) - y[i, lay] * np.sin(SCIFI_ALPHA[lay])
     m = m + rng.normal(0, cfg.scifi_sigma, len(i))
     # noise: Poisson per event and layer, uniform in the measured coordinate
@@ -554,7 +564,8 @@ def propagate(
         SCIFI_Z[np.concatenate([lay, lay_n])],
         np.concatenate([m, m_n]),
     )
-    return parts, velo, scifi
+    nan = np.full(len(ev_n), np.nan)
+    return parts, velo, scifi, (np.r_[x_true, nan], np.r_[y_true, nan])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1066,8 +1077,11 @@ def track_fit(
 
 def _candidates(parts: Particles, velo: VeloHits, scifi: SciFiHits, vt: VeloTracks,
                 vidx: np.ndarray, shm: np.ndarray, qop0: np.ndarray, cfg: GhostConfig,
-                extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:  # fmt: skip
-    """Fit, truth-label and describe long-track candidates (VELO track + SciFi hits)."""
+                extra: dict[str, np.ndarray], keep_hits: bool = False,
+                ) -> dict[str, np.ndarray]:  # fmt: skip
+    """Fit, truth-label and describe long-track candidates (VELO track + SciFi hits); with
+    ``keep_hits`` also their hit matrices ``velo_hits (C, 26)`` and ``scifi_hits (C, 12)``
+    and fitted ``x0 tx y0 ty`` (at z = 0, before the scatterer)."""
     vhm = vt.hits[vidx]
     c = len(vidx)
     fit = track_fit(velo, scifi, vhm, shm, qop0, cfg)
@@ -1121,16 +1135,20 @@ def _candidates(parts: Particles, velo: VeloHits, scifi: SciFiHits, vt: VeloTrac
         "event": vt.event[vidx],
         "true_p": true_p,
         "ghost_origin": origin,
-    }
+        **({"velo_hits": vhm, "scifi_hits": shm, **{k: fit[k] for k in ("x0", "tx", "y0", "ty")}}
+           if keep_hits else {}),
+    }  # fmt: skip
 
 
 def reconstruct(
     parts: Particles, velo: VeloHits, scifi: SciFiHits, cfg: GhostConfig,
-    tracks: Sequence[str] = ("forward", "matching"),
+    tracks: Sequence[str] = ("forward", "matching"), keep_hits: bool = False,
 ) -> dict[str, dict[str, np.ndarray]]:  # fmt: skip
     """Run VELO tracking, seeding, matching and forward on the hits of any number of events.
 
-    Returns ``{track type: {branch: (C,) array}}`` with the branches of the output tree.
+    Returns ``{track type: {branch: (C,) array}}`` with the branches of the output tree; with
+    ``keep_hits`` also each candidate's hit indices ``velo_hits (C, 26)`` into ``velo`` and
+    ``scifi_hits (C, 12)`` into ``scifi`` (−1: none) and its fitted ``x0 tx y0 ty``.
     """
     out = {}
     vt = velo_tracks(velo)
@@ -1142,12 +1160,12 @@ def reconstruct(
             parts, velo, scifi, vt, m["velo"], seeds.hits[m["seed"]], m["qop"], cfg,
             {"pr_match_chi2": m["chi2"], "pr_match_dtx": m["dtx"], "pr_match_dty": m["dty"],
              "pr_match_dx": m["dx"], "pr_match_dy": m["dy"],
-             "pr_seed_chi2": seeds.chi2ndf[m["seed"]]},
+             "pr_seed_chi2": seeds.chi2ndf[m["seed"]]}, keep_hits,
         )  # fmt: skip
     if "forward" in tracks:
         cand, hm, qop, quality = forward(vt, scifi, index, cfg)
         out["forward"] = _candidates(parts, velo, scifi, vt, cand, hm, qop, cfg,
-                                     {"pr_forward_quality": quality})  # fmt: skip
+                                     {"pr_forward_quality": quality}, keep_hits)  # fmt: skip
     return out
 
 
@@ -1255,4 +1273,69 @@ def generate(
         g = data[t]["ghost"]
         log.info("%s: %d %s candidates, ghost fraction %.3f", path, len(g), t, g.mean())
         out[t] = path
+    return out
+
+
+def event_record(
+    n_events: int = 20, *, seed: int = 0, config: GhostConfig | None = None,
+    track: str = "matching", chunk_events: int = 100,
+) -> list[dict]:  # fmt: skip
+    """Hits and reconstructed candidates of ``n_events`` events, one dict per event (for event
+    displays).
+
+    The events are those of :func:`simulate` with the same ``seed``, ``config`` and
+    ``chunk_events``: the candidates (and their order) are the ``track`` candidates that
+    ``simulate`` writes for these events.
+
+    Each dict holds
+
+    * ``event``: the event number;
+    * ``velo``: ``{x, y, z, pid, noise}`` arrays of the VELO hits (mm; pid of the particle);
+    * ``scifi``: ``{x, y, z, m, layer, pid, noise}`` arrays of the SciFi clusters: ``m`` the
+      measured coordinate, ``x``/``y`` the true position of a particle's hit (NaN for
+      noise, whose x is ``m / cos α``, i.e. y taken as 0, and y unknown); ``noise`` = pid 0;
+    * ``candidates``: ``{velo_hits (C, 26), scifi_hits (C, 12)}`` hit indices into the
+      event's ``velo``/``scifi`` arrays (−1: none), the fitted ``x0 tx y0 ty`` (straight
+      line before the scatterer, at z = 0), ``ghost``, ``ghost_origin``, ``p``, ``true_p``,
+      ``chi2``, ``ndof``, ``n_velo``, ``n_scifi``.
+
+    Raises:
+        ValueError: ``track`` is not ``"forward"`` or ``"matching"``, or ``n_events < 1``.
+    """
+    if track not in FEATURES:
+        raise ValueError(f"track={track!r}: expected 'forward' or 'matching'")
+    if n_events < 1:
+        raise ValueError(f"n_events={n_events}: expected a positive number of events")
+    cfg = config or GhostConfig()
+    keys = ("ghost", "ghost_origin", "p", "true_p", "chi2", "ndof", "n_velo", "n_scifi",
+            "x0", "tx", "y0", "ty")  # fmt: skip
+    out = []
+    seqs = np.random.SeedSequence(seed).spawn((n_events + chunk_events - 1) // chunk_events)
+    for c, ss in enumerate(seqs):
+        rng = np.random.default_rng(ss)
+        e0 = c * chunk_events
+        ne = min(chunk_events, n_events - c * chunk_events)
+        parts = generate_particles(rng, ne, cfg, e0)
+        parts, velo, scifi, (xt, yt) = _propagate(parts, cfg, rng, ne, e0)
+        cand = reconstruct(parts, velo, scifi, cfg, (track,), keep_hits=True)[track]
+        ca = np.cos(SCIFI_ALPHA[scifi.layer])
+        sx = np.where(np.isnan(xt), scifi.m / ca, xt)
+        for ev in range(e0, e0 + ne):
+            iv, js = np.flatnonzero(velo.event == ev), np.flatnonzero(scifi.event == ev)
+            local_v = np.full(len(velo.event) + 1, -1, np.int64)  # index −1 stays −1
+            local_v[iv] = np.arange(len(iv))
+            local_s = np.full(len(scifi.event) + 1, -1, np.int64)
+            local_s[js] = np.arange(len(js))
+            k = np.flatnonzero(cand["event"] == ev)
+            out.append({
+                "event": ev,
+                "velo": {"x": velo.x[iv], "y": velo.y[iv], "z": velo.z[iv],
+                         "pid": velo.pid[iv], "noise": velo.pid[iv] <= 0},
+                "scifi": {"x": sx[js], "y": yt[js], "z": scifi.z[js], "m": scifi.m[js],
+                          "layer": scifi.layer[js], "pid": scifi.pid[js],
+                          "noise": scifi.pid[js] <= 0},
+                "candidates": {"velo_hits": local_v[cand["velo_hits"][k]],
+                               "scifi_hits": local_s[cand["scifi_hits"][k]],
+                               **{n: cand[n][k] for n in keys}},
+            })  # fmt: skip
     return out
