@@ -344,7 +344,7 @@ class _MlflowLogger:
     def __init__(self, mlflow: bool | str, out: Path | None, experiment: str, run_id: str | None):
         self.enabled = bool(mlflow) and (out is not None or isinstance(mlflow, str))
         self.uri = mlflow if isinstance(mlflow, str) else (mlflow_uri(out) if out else None)
-        self.experiment, self.run_id = experiment, run_id
+        self.experiment, self.run_id, self.out = experiment, run_id, out
         self._ml = None
 
     def start(self, params: Mapping[str, Any], resumed: bool) -> None:
@@ -356,6 +356,10 @@ class _MlflowLogger:
             logging.getLogger(name).setLevel(logging.WARNING)
         self._ml = mlflow
         mlflow.set_tracking_uri(self.uri)
+        # artifacts beside the store, not in ./mlruns of whatever the working directory is
+        if mlflow.get_experiment_by_name(self.experiment) is None and self.out is not None:
+            mlflow.create_experiment(self.experiment,
+                                     artifact_location=(self.out / "mlartifacts").resolve().as_uri())  # fmt: skip
         mlflow.set_experiment(self.experiment)
         run = mlflow.start_run(run_id=self.run_id) if self.run_id else mlflow.start_run()
         self.run_id = run.info.run_id

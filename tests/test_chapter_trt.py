@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -82,7 +84,14 @@ def test_standalone_scores_then_config_change_reprepares(tmp_path):
     assert np.allclose(p.hits.mean, train_items.mean(0), rtol=1e-4, atol=1e-4)  # train split only
     assert (tmp_path / "lstm" / "best_model.pt").exists()
     chapter.load_prepared(tmp_path, n_tracks=300, seed=2)  # new seed: stale model removed
-    assert not (tmp_path / "lstm").exists() and not (tmp_path / "trt_scores.npz").exists()
+    assert not (tmp_path / "lstm" / "best_model.pt").exists()
+    assert not (tmp_path / "lstm" / "checkpoint.pt").exists()
+    assert not (tmp_path / "trt_scores.npz").exists()
+    chapter.load_scores(tmp_path, n_tracks=300, seed=2, epochs=1, progress=False)
+    # scores of seed 2 exist now; asking for seed 1 remakes them instead of returning seed 2's
+    again = chapter.load_scores(tmp_path, n_tracks=300, seed=1, epochs=1, progress=False)
+    assert json.loads((tmp_path / "normalization.json").read_text())["config"]["seed"] == 1
+    assert np.array_equal(again["test"]["eProbHT"], scores["test"]["eProbHT"])
 
 
 def test_cli_generate_and_unknown_parameter(tmp_path, capsys):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,6 +93,9 @@ def test_mlflow_sqlite_store_in_run_folder(tmp_path):
     hist = client.get_metric_history(run.info.run_id, "val_loss")
     assert [m.step for m in hist] == [0, 1]
     assert run.info.status == "FINISHED"
+    # the best model is logged as an artifact inside the run folder
+    artifacts = Path(run.info.artifact_uri.removeprefix("file://"))
+    assert tmp_path in artifacts.parents and (artifacts / "best_model.pt").exists()
 
 
 def test_bad_arguments_are_named():

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,8 +128,9 @@ def prepare(
             "source": str(path), "simulated": simulated, "config": config}  # fmt: skip
     if _stored_config(out) != config:  # products of an earlier configuration are stale now
         (out / SCORES).unlink(missing_ok=True)
-        if (out / MODEL_DIR).exists():
-            shutil.rmtree(out / MODEL_DIR)
+        # the model and its checkpoint go; the MLflow store keeps the record of the old runs
+        for name in (_train.CHECKPOINT, _train.BEST):
+            (out / MODEL_DIR / name).unlink(missing_ok=True)
     io.save_arrays(out / DATASET, **arrays)
     io.atomic_write_json(out / NORMALIZATION, norm)
     return {"sample": str(path), "dataset": str(out / DATASET), **counts}
@@ -258,9 +258,14 @@ def save_scores(
 
 def load_scores(out_dir: str | os.PathLike | None = None, **train_kw) -> dict[str, dict[str, Any]]:
     """Test-set scores per sample: ``{"test"|"data": {"y": ..., "lstm": ..., "eProbHT": ...,
-    "optimum": ...}}``; trains the model first if no scores exist."""
+    "optimum": ...}}``; trains the model first if no scores exist, or if the configuration
+    given (``n_tracks``, ``seed``, ``data_path``, ``min_hits``; those not given are not checked)
+    differs from the one the scores were made with."""
     out = run_dir("trt", out_dir)
-    if not (out / SCORES).exists():
+    given = {k: train_kw[k] for k in ("n_tracks", "seed", "data_path", "min_hits") if k in train_kw}
+    wanted = _config(**{"n_tracks": 0, "seed": 0, "data_path": "", "min_hits": 0, **given})
+    stored = _stored_config(out) or {}
+    if not (out / SCORES).exists() or any(stored.get(k) != wanted[k] for k in given):
         train(out, **train_kw)
     a = io.load_arrays(out / SCORES)
     result: dict[str, dict[str, Any]] = {}
