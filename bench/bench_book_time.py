@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         for chapter in a.chapters:
             out = root / chapter
             print(f"[bench] hepnb run {chapter} --preset {a.preset} --out-dir {out}", flush=True)
-            wall[chapter] = _run([*hepnb, "run", chapter, "--preset", a.preset, "--out-dir",
-                                  str(out)])  # fmt: skip
+            wall[chapter] = _run(
+                [*hepnb, "run", chapter, "--preset", a.preset, "--out-dir", str(out)]
+            )
             for stem in CHAPTERS[chapter]["notebooks"]:
                 nb = json.loads((out / "notebooks" / f"{stem}.ipynb").read_text())
                 rows.append((f"{chapter}/{stem}", float(nb["metadata"]["papermill"]["duration"])))
@@ -73,9 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     for chapter, t in wall.items():
         print(f"chapter {chapter}: {t:.1f} s wall (kernel starts included)")
     print(f"peak memory of one process (a kernel): {_children_peak_mb():.0f} MB (Binder: ≈ 2 GB)")
-    print(f"total: {total:.1f} s = {total / 60:.1f} min for {len(rows)} notebooks; target "
-          f"{TARGET_S / 60:.0f} min: {'within' if total <= TARGET_S else 'OVER'} "
-          f"({total / TARGET_S:.0%} of it); {total / reference:.0f} × reference")  # fmt: skip
+    print(
+        f"total: {total:.1f} s = {total / 60:.1f} min for {len(rows)} notebooks; target "
+        f"{TARGET_S / 60:.0f} min: {'within' if total <= TARGET_S else 'OVER'} "
+        f"({total / TARGET_S:.0%} of it); {total / reference:.0f} × reference"
+    )
     return 0
 
 

@@ -74,8 +74,12 @@ def main() -> None:
     t["batches"], _ = best_of(lambda: hepnb_batches(ds))
     with timer(t, "loop"):
         n_loop = per_track_loop(path, a.loop_tracks)
-    rate = {"uproot": n_ref / t["uproot"], "hepnb": n / t["hepnb"], "loop": n_loop / t["loop"],
-            "hepnb+packing": n / (t["hepnb"] + t["batches"])}  # fmt: skip
+    rate = {
+        "uproot": n_ref / t["uproot"],
+        "hepnb": n / t["hepnb"],
+        "loop": n_loop / t["loop"],
+        "hepnb+packing": n / (t["hepnb"] + t["batches"]),
+    }
     print(f"sample: {path.name}, {n_ref} tracks, {ak.__name__} {ak.__version__}")
     for k, v in rate.items():
         print(f"  {k:13s} {v:12,.0f} tracks/s")

@@ -39,13 +39,13 @@ def bench_model(onnx_path: Path, torch_model, n_features: int, args, tmp: Path) 
     paths = {"onnx fp32": onnx_path}
     paths["onnx int8"] = export.quantize_int8(onnx_path, tmp / "int8_dynamic.onnx")
     if args.static:
-        paths["onnx int8 qdq"] = export.quantize_int8(onnx_path, tmp / "int8_static.onnx",
-                                                      mode="static", calibration=x[:2048])  # fmt: skip
+        paths["onnx int8 qdq"] = export.quantize_int8(
+            onnx_path, tmp / "int8_static.onnx", mode="static", calibration=x[:2048]
+        )
     print(f"  {'rows/s':12s}" + "".join(f"{'batch ' + str(b):>16s}" for b in BATCHES))
     rates = {}
     for name, p in paths.items():
-        rates[name] = measure(name, export.OnnxClassifier(p, threads=args.threads), x,
-                              args.seconds)  # fmt: skip
+        rates[name] = measure(name, export.OnnxClassifier(p, threads=args.threads), x, args.seconds)
     if torch_model is not None:
         torch.set_num_threads(args.threads)
         torch_model.eval()
@@ -62,17 +62,24 @@ def bench_model(onnx_path: Path, torch_model, n_features: int, args, tmp: Path) 
     f32, w32 = export.file_size(onnx_path), export.weight_bytes(onnx_path)
     for name, p in paths.items():
         if name != "onnx fp32":
-            print(f"  size {name}: file {export.file_size(p):,} B (fp32 {f32:,} B, "
-                  f"{f32 / export.file_size(p):.2f}× smaller); weights {export.weight_bytes(p):,} B "
-                  f"(fp32 {w32:,} B, {w32 / export.weight_bytes(p):.2f}× smaller)")  # fmt: skip
+            print(
+                f"  size {name}: file {export.file_size(p):,} B (fp32 {f32:,} B, "
+                f"{f32 / export.file_size(p):.2f}× smaller); weights {export.weight_bytes(p):,} B "
+                f"(fp32 {w32:,} B, {w32 / export.weight_bytes(p):.2f}× smaller)"
+            )
     return rates
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--onnx", type=Path, help="an exported classifier (input 'features')")
-    ap.add_argument("--hidden", type=int, nargs="+", default=[32, 64, 128, 256],
-                    help="MLP widths for the sweep (ignored with --onnx)")  # fmt: skip
+    ap.add_argument(
+        "--hidden",
+        type=int,
+        nargs="+",
+        default=[32, 64, 128, 256],
+        help="MLP widths for the sweep (ignored with --onnx)",
+    )
     ap.add_argument("--features", type=int, default=13, help="input width of the sweep MLPs")
     ap.add_argument("--threads", type=int, default=1, help="intra-op threads (all runtimes)")
     ap.add_argument("--seconds", type=float, default=1.0, help="measuring time per point")
@@ -92,8 +99,10 @@ def main(argv=None) -> int:
             model = WithProbabilities(mlp, SignedLog(np.ones(args.features))).eval()
             path = export.to_onnx(model, tmp / f"mlp{h}.onnx", args.features)
             n_par = sum(p.numel() for p in mlp.parameters())
-            print(f"\nMLP {args.features}→{h}→{h}→1 with BatchNorm front ({n_par:,} parameters), "
-                  f"{args.threads} thread(s)")  # fmt: skip
+            print(
+                f"\nMLP {args.features}→{h}→{h}→1 with BatchNorm front ({n_par:,} parameters), "
+                f"{args.threads} thread(s)"
+            )
             bench_model(path, model, args.features, args, tmp)
     return 0
 

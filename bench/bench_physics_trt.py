@@ -29,11 +29,20 @@ def main() -> None:
     out = OUT / f"physics_n{a.n_tracks}_seed{a.seed}"
     t: dict[str, float] = {}
     with timer(t, "train"):
-        chapter.train(out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
-                      n_tracks=a.n_tracks, progress=False)  # fmt: skip
+        chapter.train(
+            out,
+            epochs=a.epochs,
+            batch_size=a.batch_size,
+            lr=a.lr,
+            seed=a.seed,
+            n_tracks=a.n_tracks,
+            progress=False,
+        )
     scores = chapter.load_scores(out)
-    print(f"{a.n_tracks} tracks per tree, {a.epochs} epochs max, {t['train']:.0f} s, "
-          f"peak RSS {peak_rss_mb():,.0f} MB")  # fmt: skip
+    print(
+        f"{a.n_tracks} tracks per tree, {a.epochs} epochs max, {t['train']:.0f} s, "
+        f"peak RSS {peak_rss_mb():,.0f} MB"
+    )
     for sample, s in scores.items():
         rej = {
             n: evaluate.rejection_at(s["y"], v, 0.90) for n, v in chapter.scores_mapping(s).items()
@@ -43,14 +52,20 @@ def main() -> None:
         }
         print(f"[{sample}] {len(s['y'])} tracks")
         for n in rej:
-            print(f"  {n:8s} AUC {evaluate.auc(s['y'], chapter.scores_mapping(s)[n]):.4f}  "
-                  f"rej@90% {rej[n].rejection:7.2f} ± {rej[n].error:5.2f}  "
-                  f"rej@95% {rej95[n].rejection:6.2f} ± {rej95[n].error:4.2f}")  # fmt: skip
-        print(f"  LSTM / eProbHT at 90%: {rej['lstm'].rejection / rej['eProbHT'].rejection:.2f}x "
-              "(target >= 1.5)")  # fmt: skip
+            print(
+                f"  {n:8s} AUC {evaluate.auc(s['y'], chapter.scores_mapping(s)[n]):.4f}  "
+                f"rej@90% {rej[n].rejection:7.2f} ± {rej[n].error:5.2f}  "
+                f"rej@95% {rej95[n].rejection:6.2f} ± {rej95[n].error:4.2f}"
+            )
+        print(
+            f"  LSTM / eProbHT at 90%: {rej['lstm'].rejection / rej['eProbHT'].rejection:.2f}x "
+            "(target >= 1.5)"
+        )
         if "optimum" in rej:
-            print(f"  LSTM / optimum at 90%: {rej['lstm'].rejection / rej['optimum'].rejection:.2f}x "
-                  "(target >= 0.85)")  # fmt: skip
+            print(
+                f"  LSTM / optimum at 90%: {rej['lstm'].rejection / rej['optimum'].rejection:.2f}x "
+                "(target >= 0.85)"
+            )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,10 @@ def main() -> None:
     trt.simulate(1000, "electron", seed=1)  # warm-up (imports, caches)
     sim_s, n_hits = simulate_hits(args.n)
     ref_s = reference(n_hits)
-    print(f"simulate: {args.n:,} tracks, {n_hits:,} hits in {sim_s:.2f} s "
-          f"-> {args.n / sim_s:,.0f} tracks/s ({n_hits / args.n:.1f} hits/track)")  # fmt: skip
+    print(
+        f"simulate: {args.n:,} tracks, {n_hits:,} hits in {sim_s:.2f} s "
+        f"-> {args.n / sim_s:,.0f} tracks/s ({n_hits / args.n:.1f} hits/track)"
+    )
     print(f"reference numpy pass over {n_hits:,} hits: {ref_s:.2f} s")
     print(f"ratio simulate / reference: {sim_s / ref_s:.1f}")
 
@@ -66,10 +68,11 @@ def main() -> None:
             trt.generate(path, n_tracks=args.write, seed=0, progress=False)
             gen_s = time.perf_counter() - t0
             total = 3 * args.write + 2 * max(1, round(0.25 * args.write))
-            print(f"generate: {total:,} tracks (5 trees) written in {gen_s:.2f} s -> "
-                  f"{total / gen_s:,.0f} tracks/s, {path.stat().st_size / 1e6:.0f} MB")  # fmt: skip
-            print(f"ratio generate / reference (per hit): "
-                  f"{gen_s / total / (ref_s / args.n):.1f}")  # fmt: skip
+            print(
+                f"generate: {total:,} tracks (5 trees) written in {gen_s:.2f} s -> "
+                f"{total / gen_s:,.0f} tracks/s, {path.stat().st_size / 1e6:.0f} MB"
+            )
+            print(f"ratio generate / reference (per hit): {gen_s / total / (ref_s / args.n):.1f}")
 
 
 if __name__ == "__main__":

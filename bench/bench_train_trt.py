@@ -21,8 +21,10 @@ from hepnb.models.lstm import HitLSTM
 
 
 def one_epoch(model, ds, batch_size: int) -> float:
-    loaders = {"train": data.batch_loader(ds, batch_size, shuffle=True),
-               "val": data.batch_loader(ds.subset(range(min(len(ds), 2048))), 1024)}  # fmt: skip
+    loaders = {
+        "train": data.batch_loader(ds, batch_size, shuffle=True),
+        "val": data.batch_loader(ds.subset(range(min(len(ds), 2048))), 1024),
+    }
     r: dict[str, float] = {}
     with timer(r, "t"):
         train.fit(model, loaders, epochs=1, mlflow=False, progress=False, device="cpu")

@@ -41,16 +41,21 @@ GENERATORS: dict[str, tuple[Callable, Callable]] = {}
 
 def _trt_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-tracks", type=int, default=100_000, help="tracks per MC tree")
-    p.add_argument("--data-fraction", type=float, default=0.25,
-                   help="size of the 'data' trees relative to the MC trees")  # fmt: skip
+    p.add_argument(
+        "--data-fraction",
+        type=float,
+        default=0.25,
+        help="size of the 'data' trees relative to the MC trees",
+    )
     p.add_argument("--no-data", action="store_true", help="skip the 'data' trees")
 
 
 def _trt_run(a: argparse.Namespace) -> Path:
     from hepnb.sim import trt
 
-    return trt.generate(a.out, n_tracks=a.n_tracks, seed=a.seed, data=not a.no_data,
-                        data_fraction=a.data_fraction)  # fmt: skip
+    return trt.generate(
+        a.out, n_tracks=a.n_tracks, seed=a.seed, data=not a.no_data, data_fraction=a.data_fraction
+    )
 
 
 GENERATORS["trt"] = (_trt_args, _trt_run)
@@ -63,10 +68,18 @@ GENERATORS["trt"] = (_trt_args, _trt_run)
 
 
 def _ghost_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n-tracks", type=int, default=50_000,
-                   help="candidates per track type (ghost: --out is a folder)")  # fmt: skip
-    p.add_argument("--track", choices=["forward", "matching", "both"], default="both",
-                   help="which pattern recognition's candidates to write")  # fmt: skip
+    p.add_argument(
+        "--n-tracks",
+        type=int,
+        default=50_000,
+        help="candidates per track type (ghost: --out is a folder)",
+    )
+    p.add_argument(
+        "--track",
+        choices=["forward", "matching", "both"],
+        default="both",
+        help="which pattern recognition's candidates to write",
+    )
 
 
 def _ghost_run(a: argparse.Namespace) -> Path:
@@ -139,8 +152,10 @@ def run_chapter(
     params = {**spec["presets"][preset], **(overrides or {}), "out_dir": str(out_dir.resolve())}
     # a parameter must be declared by some notebook of the chapter (presets hold the training
     # ones too, also when only the first notebooks run); each notebook gets those it declares
-    declared = {stem: set(notebook_parameters(BOOK / chapter / f"{stem}.ipynb"))
-                for stem in spec["notebooks"]}  # fmt: skip
+    declared = {
+        stem: set(notebook_parameters(BOOK / chapter / f"{stem}.ipynb"))
+        for stem in spec["notebooks"]
+    }
     for stem in notebooks or ():
         if stem not in declared:
             raise SystemExit(f"{chapter}: unknown notebook {stem!r}; it has {spec['notebooks']}")
@@ -157,8 +172,14 @@ def run_chapter(
             src = BOOK / chapter / f"{stem}.ipynb"
             mine = {k: v for k, v in params.items() if k in declared[stem]}
             print(f"[hepnb] executing {src.relative_to(ROOT)} with {mine}", flush=True)
-            pm.execute_notebook(str(src), str(executed / src.name), parameters=mine,
-                                cwd=str(ROOT), progress_bar=True, kernel_name="python3")  # fmt: skip
+            pm.execute_notebook(
+                str(src),
+                str(executed / src.name),
+                parameters=mine,
+                cwd=str(ROOT),
+                progress_bar=True,
+                kernel_name="python3",
+            )
     finally:
         if backend is None:
             os.environ.pop("MPLBACKEND", None)
@@ -189,8 +210,17 @@ def build_book(
         for nb in sorted((runs_root / chapter / "notebooks").glob("*.ipynb")):
             shutil.copy2(nb, stage / "book" / chapter / nb.name)
     # jupyter-book 1 has no `python -m jupyter_book`: call its click entry point in this Python
-    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
-           str(stage), "--path-output", str(build_dir.parent), "--builder", "html"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-c",
+        "from jupyter_book.cli.main import main; main()",
+        "build",
+        str(stage),
+        "--path-output",
+        str(build_dir.parent),
+        "--builder",
+        "html",
+    ]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     subprocess.run(cmd, check=True)
@@ -198,8 +228,9 @@ def build_book(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hepnb", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="hepnb", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
 
     gen = sub.add_parser("generate", help="simulate a sample and write a ROOT file")
@@ -214,15 +245,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("chapter", choices=sorted(CHAPTERS))
     run.add_argument("--preset", default="reduced")
     run.add_argument("--out-dir", type=Path, default=None)
-    run.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                     help="override a notebook parameter")  # fmt: skip
+    run.add_argument(
+        "-p",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a notebook parameter",
+    )
 
     book = sub.add_parser("book", help="build the Jupyter Book (HTML)")
     book.add_argument("--strict", action="store_true", help="fail on warnings")
-    book.add_argument("--runs-root", type=Path, default=None,
-                      help="folder holding <chapter>/notebooks (default: runs)")  # fmt: skip
-    book.add_argument("--out-root", type=Path, default=None,
-                      help="build in <OUT_ROOT>/_build (default: the repository)")  # fmt: skip
+    book.add_argument(
+        "--runs-root",
+        type=Path,
+        default=None,
+        help="folder holding <chapter>/notebooks (default: runs)",
+    )
+    book.add_argument(
+        "--out-root",
+        type=Path,
+        default=None,
+        help="build in <OUT_ROOT>/_build (default: the repository)",
+    )
 
     sub.add_parser("all", help="reduced TRT sample, execute the TRT chapter, build the book")
 

@@ -44,9 +44,11 @@ def split_indices(
     if (fr < 0).any() or not np.isclose(fr.sum(), 1.0):
         raise ValueError(f"fractions={tuple(fractions)}: expected non-negative values summing to 1")
     rng = np.random.default_rng(seed)
-    groups = [np.arange(n)] if stratify is None else [
-        np.flatnonzero(np.asarray(stratify) == c) for c in np.unique(stratify)
-    ]  # fmt: skip
+    groups = (
+        [np.arange(n)]
+        if stratify is None
+        else [np.flatnonzero(np.asarray(stratify) == c) for c in np.unique(stratify)]
+    )
     parts: list[list[np.ndarray]] = [[] for _ in fr]
     for g in groups:
         g = rng.permutation(g)
@@ -88,8 +90,11 @@ class Standardizer:
     @classmethod
     def from_dict(cls, d: dict) -> Standardizer:
         """Inverse of :meth:`to_dict`."""
-        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32),
-                   tuple(d.get("names", ())))  # fmt: skip
+        return cls(
+            np.asarray(d["mean"], np.float32),
+            np.asarray(d["std"], np.float32),
+            tuple(d.get("names", ())),
+        )
 
 
 def gather_padded(
@@ -171,9 +176,13 @@ class SequenceDataset:
         first = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
         src = self.offsets[padded_idx] + torch.arange(len(padded_idx)) - first
         offsets = torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(lengths, 0)])
-        return SequenceDataset(self.items[src].numpy(), offsets.numpy(),
-                               self.features[idx].numpy(), self.y[idx].numpy(),
-                               self.w[idx].numpy())  # fmt: skip
+        return SequenceDataset(
+            self.items[src].numpy(),
+            offsets.numpy(),
+            self.features[idx].numpy(),
+            self.y[idx].numpy(),
+            self.w[idx].numpy(),
+        )
 
 
 def batch_loader(dataset, batch_size: int = 256, shuffle: bool = False) -> DataLoader:
@@ -184,8 +193,12 @@ def batch_loader(dataset, batch_size: int = 256, shuffle: bool = False) -> DataL
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: expected a positive integer")
     sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=False),
-                      batch_size=None, collate_fn=_identity)  # fmt: skip
+    return DataLoader(
+        dataset,
+        sampler=BatchSampler(sampler, batch_size, drop_last=False),
+        batch_size=None,
+        collate_fn=_identity,
+    )
 
 
 def _identity(batch):

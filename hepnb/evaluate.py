@@ -127,8 +127,9 @@ def rejection_at(y, score, eff: float = 0.9, weight=None) -> Rejection:
     sigma = np.sqrt(eb * (1 - eb) / n_eff)
     rej = np.inf if eb == 0 else 1.0 / eb
     err = np.inf if eb == 0 else sigma / eb**2
-    return Rejection(eff=eff, threshold=thr, bkg_eff=eb, rejection=float(rej), error=float(err),
-                     n_bkg=len(bkg))  # fmt: skip
+    return Rejection(
+        eff=eff, threshold=thr, bkg_eff=eb, rejection=float(rej), error=float(err), n_bkg=len(bkg)
+    )
 
 
 def threshold_scan(y, score, thresholds: Sequence[float] | int | None = None) -> pd.DataFrame:
@@ -163,9 +164,21 @@ def threshold_scan(y, score, thresholds: Sequence[float] | int | None = None) ->
         purity = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), np.nan)
         f1 = np.where(purity + eff > 0, 2 * purity * eff / (purity + eff), 0.0)
         rej = np.where(beff > 0, 1 / beff, np.inf)
-    return pd.DataFrame({"threshold": thr, "tp": tp, "fp": fp, "tn": tn, "fn": fn,
-                         "efficiency": eff, "bkg_efficiency": beff, "rejection": rej,
-                         "purity": purity, "f1": f1, "youden_j": eff - beff})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "threshold": thr,
+            "tp": tp,
+            "fp": fp,
+            "tn": tn,
+            "fn": fn,
+            "efficiency": eff,
+            "bkg_efficiency": beff,
+            "rejection": rej,
+            "purity": purity,
+            "f1": f1,
+            "youden_j": eff - beff,
+        }
+    )
 
 
 def choose_threshold(scan: pd.DataFrame, by: str | Mapping[str, float] = "youden_j") -> pd.Series:
@@ -201,11 +214,15 @@ def confusion_matrix(
 ):
     """Confusion matrix as a DataFrame (rows: true class, columns: predicted), normalised per
     true class by default."""
-    labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)])) \
-        if labels is None else np.asarray(labels)  # fmt: skip
+    labels = (
+        np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
+        if labels is None
+        else np.asarray(labels)
+    )
     m = skm.confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize)
-    return pd.DataFrame(m, index=pd.Index(labels, name="true"),
-                        columns=pd.Index(labels, name="predicted"))  # fmt: skip
+    return pd.DataFrame(
+        m, index=pd.Index(labels, name="true"), columns=pd.Index(labels, name="predicted")
+    )
 
 
 def summary(

@@ -77,17 +77,24 @@ def to_onnx(
     import onnx
 
     if feature_names is not None and len(feature_names) != n_features:
-        raise ValueError(f"feature_names has {len(feature_names)} names for n_features="
-                         f"{n_features}")  # fmt: skip
+        raise ValueError(
+            f"feature_names has {len(feature_names)} names for n_features={n_features}"
+        )
     model = model.to("cpu").eval()
     example = torch.zeros(2, n_features)
     batch = torch.export.Dim("batch", min=1)
     with warnings.catch_warnings(), atomic_path(path) as tmp:
         warnings.simplefilter("ignore")
         onnx_program = torch.onnx.export(
-            model, (example,), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: batch},), dynamo=True, opset_version=opset, verbose=False,
-        )  # fmt: skip
+            model,
+            (example,),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: batch},),
+            dynamo=True,
+            opset_version=opset,
+            verbose=False,
+        )
         proto = onnx_program.model_proto
         _strip(proto)
         props = dict(metadata or {})
@@ -178,8 +185,11 @@ class OnnxClassifier:
                 f"{self.path}: ONNX file of another model: input {INPUT_NAME!r} takes "
                 f"{self.n_features} features, expected {n}{names}"
             )
-        if not isinstance(expected, int) and self.feature_names is not None \
-                and list(self.feature_names) != list(expected):  # fmt: skip
+        if (
+            not isinstance(expected, int)
+            and self.feature_names is not None
+            and list(self.feature_names) != list(expected)
+        ):
             raise OnnxModelMismatch(
                 f"{self.path}: ONNX file of another model: trained on features "
                 f"{self.feature_names}, expected {list(expected)}"
@@ -189,10 +199,13 @@ class OnnxClassifier:
         """Probabilities ``(N,)`` for features ``x`` of shape ``(N, F)``."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise ValueError(f"{self.path}: input of shape {x.shape}, expected (N, "
-                             f"{self.n_features})")  # fmt: skip
-        out = [self.session.run([OUTPUT_NAME], {INPUT_NAME: x[i : i + batch_size]})[0]
-               for i in range(0, len(x), batch_size)]  # fmt: skip
+            raise ValueError(
+                f"{self.path}: input of shape {x.shape}, expected (N, {self.n_features})"
+            )
+        out = [
+            self.session.run([OUTPUT_NAME], {INPUT_NAME: x[i : i + batch_size]})[0]
+            for i in range(0, len(x), batch_size)
+        ]
         return np.concatenate(out).reshape(-1) if out else np.zeros(0, np.float32)
 
 
@@ -217,8 +230,9 @@ def check_parity(
     got = OnnxClassifier(onnx_path, expected_features=x.shape[1])(x)
     diff = float(np.max(np.abs(ref - got))) if len(ref) else 0.0
     if not diff <= atol:
-        raise AssertionError(f"{onnx_path}: ONNX Runtime differs from PyTorch by {diff:.3g} "
-                             f"> {atol:g}")  # fmt: skip
+        raise AssertionError(
+            f"{onnx_path}: ONNX Runtime differs from PyTorch by {diff:.3g} > {atol:g}"
+        )
     return diff
 
 
@@ -277,15 +291,25 @@ def quantize_int8(
     with atomic_path(dst) as tmp, atomic_path(dst.with_suffix(".pre.onnx")) as pre:
         q.quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         if mode == "dynamic":
-            q.quantize_dynamic(str(pre), str(tmp), weight_type=q.QuantType.QInt8,
-                               per_channel=per_channel, op_types_to_quantize=_QUANT_OPS)  # fmt: skip
+            q.quantize_dynamic(
+                str(pre),
+                str(tmp),
+                weight_type=q.QuantType.QInt8,
+                per_channel=per_channel,
+                op_types_to_quantize=_QUANT_OPS,
+            )
         else:
-            q.quantize_static(str(pre), str(tmp), _Calibration(calibration),
-                              quant_format=q.QuantFormat.QDQ, per_channel=per_channel,
-                              activation_type=q.QuantType.QInt8,
-                              weight_type=q.QuantType.QInt8,
-                              calibrate_method=q.CalibrationMethod.MinMax,
-                              op_types_to_quantize=_QUANT_OPS)  # fmt: skip
+            q.quantize_static(
+                str(pre),
+                str(tmp),
+                _Calibration(calibration),
+                quant_format=q.QuantFormat.QDQ,
+                per_channel=per_channel,
+                activation_type=q.QuantType.QInt8,
+                weight_type=q.QuantType.QInt8,
+                calibrate_method=q.CalibrationMethod.MinMax,
+                op_types_to_quantize=_QUANT_OPS,
+            )
         model = onnx.load(str(tmp))
         _strip(model)
         del model.metadata_props[:]

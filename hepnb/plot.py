@@ -38,14 +38,20 @@ def style(experiment: str = "ATLAS") -> None:
     mpl.rcParams["figure.dpi"] = 90
 
 
-def label(ax=None, experiment: str = "ATLAS", text: str = "Simulation Internal",
-          rlabel: str | None = None, loc: int = 0):  # fmt: skip
+def label(
+    ax=None,
+    experiment: str = "ATLAS",
+    text: str = "Simulation Internal",
+    rlabel: str | None = None,
+    loc: int = 0,
+):
     """Experiment-style label on ``ax``: bold experiment name + italic status, optional right
     label (e.g. "√s = 13 TeV, 100k tracks")."""
     ax = ax if ax is not None else plt.gca()
     # data=True: mplhep would otherwise prepend its own "Simulation" to ``text``
-    mplhep.label.exp_label(exp=experiment, text=text, data=True, rlabel=rlabel or "", loc=loc,
-                           ax=ax)  # fmt: skip
+    mplhep.label.exp_label(
+        exp=experiment, text=text, data=True, rlabel=rlabel or "", loc=loc, ax=ax
+    )
     return ax
 
 

@@ -77,7 +77,12 @@ def execute_notebook(
 
     src, out = Path(path), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(src), str(out / src.name), cwd=str(cwd or Path.cwd()),
-                        kernel_name="python3", parameters={**params, "out_dir": str(out)},
-                        progress_bar=False)  # fmt: skip
+    pm.execute_notebook(
+        str(src),
+        str(out / src.name),
+        cwd=str(cwd or Path.cwd()),
+        kernel_name="python3",
+        parameters={**params, "out_dir": str(out)},
+        progress_bar=False,
+    )
     return load_metrics(out)

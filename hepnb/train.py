@@ -138,8 +138,12 @@ def _scores(out: torch.Tensor) -> torch.Tensor:
 
 
 def _make_optimizer(name: str, params: Iterable, lr: float, weight_decay: float):
-    table = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
-             "rmsprop": torch.optim.RMSprop}  # fmt: skip
+    table = {
+        "adam": torch.optim.Adam,
+        "adamw": torch.optim.AdamW,
+        "sgd": torch.optim.SGD,
+        "rmsprop": torch.optim.RMSprop,
+    }
     if name not in table:
         raise ValueError(f"optimizer={name!r}: expected one of {sorted(table)}")
     kwargs = {"momentum": 0.9} if name == "sgd" else {}
@@ -282,15 +286,31 @@ def fit(
 
     logger = _MlflowLogger(mlflow, out, experiment, run_id)
     logger.start(
-        {"epochs": epochs, "lr": lr, "optimizer": optimizer, "weight_decay": weight_decay,
-         "loss": loss, "scheduler": scheduler, "early_stopping": early_stopping, "seed": seed,
-         "device": str(dev), "model": type(model).__name__,
-         "n_parameters": sum(p.numel() for p in model.parameters()), **dict(params or {})},
+        {
+            "epochs": epochs,
+            "lr": lr,
+            "optimizer": optimizer,
+            "weight_decay": weight_decay,
+            "loss": loss,
+            "scheduler": scheduler,
+            "early_stopping": early_stopping,
+            "seed": seed,
+            "device": str(dev),
+            "model": type(model).__name__,
+            "n_parameters": sum(p.numel() for p in model.parameters()),
+            **dict(params or {}),
+        },
         resumed=start > 0,
-    )  # fmt: skip
+    )
     try:
-        bar = tqdm(range(start, epochs), desc="epochs", disable=not progress, unit="epoch",
-                   initial=start, total=epochs)  # fmt: skip
+        bar = tqdm(
+            range(start, epochs),
+            desc="epochs",
+            disable=not progress,
+            unit="epoch",
+            initial=start,
+            total=epochs,
+        )
         for epoch in bar:
             if history.stopped_early:
                 break
@@ -302,9 +322,14 @@ def fit(
             val_loss, val_scores, val_y = _run_epoch(
                 model, loaders["val"], dev, loss, None, f"epoch {epoch} val", progress
             )
-            rec = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                   "val_auc": _binary_auc(val_scores, val_y), "lr": opt.param_groups[0]["lr"],
-                   "seconds": time.perf_counter() - t0}  # fmt: skip
+            rec = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "val_auc": _binary_auc(val_scores, val_y),
+                "lr": opt.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - t0,
+            }
             history.records.append(rec)
             if sched is not None:
                 sched.step(val_loss) if scheduler == "plateau" else sched.step()
@@ -315,16 +340,25 @@ def fit(
                 stale += 1
             if early_stopping is not None and stale >= early_stopping:
                 history.stopped_early = True
-            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}",
-                            auc=f"{rec['val_auc']:.4f}")  # fmt: skip
+            bar.set_postfix(
+                train=f"{train_loss:.4f}", val=f"{val_loss:.4f}", auc=f"{rec['val_auc']:.4f}"
+            )
             logger.epoch(rec)
             if ckpt_path is not None:
-                _save_checkpoint(ckpt_path, {
-                    "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict() if sched is not None else None,
-                    "history": history, "best_loss": best_loss, "best_state": best_state,
-                    "stale": stale, "epoch": epoch, "mlflow_run_id": logger.run_id,
-                })  # fmt: skip
+                _save_checkpoint(
+                    ckpt_path,
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict() if sched is not None else None,
+                        "history": history,
+                        "best_loss": best_loss,
+                        "best_state": best_state,
+                        "stale": stale,
+                        "epoch": epoch,
+                        "mlflow_run_id": logger.run_id,
+                    },
+                )
             for cb in on_epoch_end:
                 cb(rec)
         if best_state is not None:
@@ -358,8 +392,9 @@ class _MlflowLogger:
         mlflow.set_tracking_uri(self.uri)
         # artifacts beside the store, not in ./mlruns of whatever the working directory is
         if mlflow.get_experiment_by_name(self.experiment) is None and self.out is not None:
-            mlflow.create_experiment(self.experiment,
-                                     artifact_location=(self.out / "mlartifacts").resolve().as_uri())  # fmt: skip
+            mlflow.create_experiment(
+                self.experiment, artifact_location=(self.out / "mlartifacts").resolve().as_uri()
+            )
         mlflow.set_experiment(self.experiment)
         run = mlflow.start_run(run_id=self.run_id) if self.run_id else mlflow.start_run()
         self.run_id = run.info.run_id

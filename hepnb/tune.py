@@ -54,8 +54,10 @@ def suggest(trial, space: Mapping[str, Any]) -> dict[str, Any]:
             params[name] = trial.suggest_categorical(name, list(args[0]))
         else:
             if len(args) != 2 or not args[0] < args[1]:
-                raise ValueError(f"search space {name!r}: expected ({kind!r}, low, high) with "
-                                 f"low < high, got {spec!r}")  # fmt: skip
+                raise ValueError(
+                    f"search space {name!r}: expected ({kind!r}, low, high) with "
+                    f"low < high, got {spec!r}"
+                )
             fn = trial.suggest_int if kind == "int" else trial.suggest_float
             params[name] = fn(name, args[0], args[1], **opts)
     return params
@@ -126,12 +128,17 @@ def _open_study(url: str, name: str, direction: str, seed: int, pruner, attempts
 
     for attempt in range(attempts):
         try:
-            storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args":
-                                                                     {"timeout": 60}})  # fmt: skip
+            storage = optuna.storages.RDBStorage(
+                url, engine_kwargs={"connect_args": {"timeout": 60}}
+            )
             return optuna.create_study(
-                study_name=name, storage=storage, load_if_exists=True, direction=direction,
-                sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner,
-            )  # fmt: skip
+                study_name=name,
+                storage=storage,
+                load_if_exists=True,
+                direction=direction,
+                sampler=optuna.samplers.TPESampler(seed=seed),
+                pruner=pruner,
+            )
         except (SQLAlchemyError, optuna.exceptions.DuplicatedStudyError):
             if attempt == attempts - 1:
                 raise
@@ -190,15 +197,20 @@ def run_study(
 
     if n_done < n_trials:
         study.optimize(
-            wrapped, n_trials=n_trials - n_done, timeout=timeout, catch=catch,
+            wrapped,
+            n_trials=n_trials - n_done,
+            timeout=timeout,
+            catch=catch,
             callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=done)],
-        )  # fmt: skip
+        )
     trials = study.get_trials(deepcopy=False)
     count = {s: sum(t.state == s for t in trials) for s in TrialState}
     if count[TrialState.COMPLETE] == 0:
-        raise RuntimeError(f"study {study_name!r} in {storage_url(out_dir)} has no complete "
-                           f"trial ({count[TrialState.PRUNED]} pruned, "
-                           f"{count[TrialState.FAIL]} failed)")  # fmt: skip
+        raise RuntimeError(
+            f"study {study_name!r} in {storage_url(out_dir)} has no complete "
+            f"trial ({count[TrialState.PRUNED]} pruned, "
+            f"{count[TrialState.FAIL]} failed)"
+        )
     best = study.best_trial
     constants = {k: v for k, v in space.items() if k not in best.params}
     result = {
@@ -212,8 +224,16 @@ def run_study(
         "n_failed": count[TrialState.FAIL],
     }
     path = atomic_write_json(Path(out_dir) / f"{study_name}_best.json", result)
-    return StudyResult(result["best_params"], best.value, best.number, result["n_complete"],
-                       result["n_pruned"], result["n_failed"], path, study)  # fmt: skip
+    return StudyResult(
+        result["best_params"],
+        best.value,
+        best.number,
+        result["n_complete"],
+        result["n_pruned"],
+        result["n_failed"],
+        path,
+        study,
+    )
 
 
 def load_best(out_dir: str | os.PathLike, study_name: str = "study") -> dict[str, Any]:

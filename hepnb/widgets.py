@@ -135,8 +135,9 @@ class SliderDisplay:
         numbers: the numbers of the current state (a dict or a DataFrame).
     """
 
-    def __init__(self, state: Mapping[str, Any], *, figsize: tuple[float, float] = (13, 5.5),
-                 dpi: int = 72) -> None:  # fmt: skip
+    def __init__(
+        self, state: Mapping[str, Any], *, figsize: tuple[float, float] = (13, 5.5), dpi: int = 72
+    ) -> None:
         self._state: dict[str, Any] = {}
         self._ui = None
         self._controls: dict[str, Any] = {}
@@ -291,8 +292,15 @@ class EventDisplay(SliderDisplay):
         item: what one event is called on the slider ("track", "event").
     """
 
-    def __init__(self, events: Mapping[str, Sequence[Any]], *, sample: str | None = None,
-                 index: int = 0, item: str = "event", **kw: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        events: Mapping[str, Sequence[Any]],
+        *,
+        sample: str | None = None,
+        index: int = 0,
+        item: str = "event",
+        **kw: Any,
+    ) -> None:
         if not isinstance(events, Mapping) or not events:
             raise ValueError("events must be a non-empty mapping {sample name: events}")
         empty = [name for name, ev in events.items() if len(ev) == 0]
@@ -316,8 +324,9 @@ class EventDisplay(SliderDisplay):
             if switched and index >= n:
                 index = n - 1
             else:
-                raise ValueError(f"index={index}: sample {state['sample']!r} has {n} "
-                                 f"{self.item}s (0 … {n - 1})")  # fmt: skip
+                raise ValueError(
+                    f"index={index}: sample {state['sample']!r} has {n} {self.item}s (0 … {n - 1})"
+                )
         return {"sample": state["sample"], "index": int(index)}
 
     def controls(self) -> dict[str, Any]:
@@ -325,10 +334,14 @@ class EventDisplay(SliderDisplay):
 
         return {
             "sample": w.Dropdown(options=list(self.events), description="sample"),
-            "index": w.IntSlider(min=0, max=len(self.events[self._state["sample"]]) - 1,
-                                 description=self.item, continuous_update=False,
-                                 layout=w.Layout(width="480px")),
-        }  # fmt: skip
+            "index": w.IntSlider(
+                min=0,
+                max=len(self.events[self._state["sample"]]) - 1,
+                description=self.item,
+                continuous_update=False,
+                layout=w.Layout(width="480px"),
+            ),
+        }
 
     def _sync_controls(self) -> None:
         slider = self._controls.get("index")
@@ -348,8 +361,11 @@ class EventDisplay(SliderDisplay):
 
     def summary(self, *, sample: str, index: int) -> Mapping[str, Any]:
         n = len(self.events[sample])
-        return {"sample": sample, self.item: f"{index} of {n}",
-                **self.describe_event(self.events[sample][index], sample)}  # fmt: skip
+        return {
+            "sample": sample,
+            self.item: f"{index} of {n}",
+            **self.describe_event(self.events[sample][index], sample),
+        }
 
     def draw_event(self, fig: Figure, event: Any, sample: str) -> None:
         """Draw one event on the (cleared) figure."""
@@ -370,9 +386,18 @@ TRT_REGIONS: dict[str, tuple[float, float, float, float]] = {
 
 #: Branches :class:`TRTEventDisplay` needs per track.
 TRT_DISPLAY_BRANCHES: tuple[str, ...] = (
-    "p", "pT", "eta", "nTRThits", "nHThits", "eProbHT",
-    "hit_HitR", "hit_HitZ", "hit_HTMB", "hit_gasType", "hit_tot",
-)  # fmt: skip
+    "p",
+    "pT",
+    "eta",
+    "nTRThits",
+    "nHThits",
+    "eProbHT",
+    "hit_HitR",
+    "hit_HitZ",
+    "hit_HTMB",
+    "hit_gasType",
+    "hit_tot",
+)
 
 
 class TRTEventDisplay(EventDisplay):
@@ -389,8 +414,14 @@ class TRTEventDisplay(EventDisplay):
         sample, index: the track shown first.
     """
 
-    def __init__(self, tracks: Mapping[str, ak.Array], *, sample: str | None = None,
-                 index: int = 0, **kw: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        tracks: Mapping[str, ak.Array],
+        *,
+        sample: str | None = None,
+        index: int = 0,
+        **kw: Any,
+    ) -> None:
         if isinstance(tracks, Mapping):
             for name, arr in tracks.items():
                 fields = set(getattr(arr, "fields", []))
@@ -400,18 +431,26 @@ class TRTEventDisplay(EventDisplay):
         super().__init__(tracks, sample=sample, index=index, item="track", **kw)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, samples: Sequence[str] = ("electron", "muon",
-                  "pion"), n_max: int | None = 1000, **kw: Any) -> TRTEventDisplay:  # fmt: skip
+    def from_file(
+        cls,
+        path: str | os.PathLike,
+        samples: Sequence[str] = ("electron", "muon", "pion"),
+        n_max: int | None = 1000,
+        **kw: Any,
+    ) -> TRTEventDisplay:
         """Read the ``<sample>_mc`` trees of a TRTFrame ntuple (at most ``n_max`` tracks each)."""
         from hepnb.io import read_tree
 
-        tracks = {s: read_tree(path, f"{s}_mc", TRT_DISPLAY_BRANCHES, entry_stop=n_max)
-                  for s in samples}  # fmt: skip
+        tracks = {
+            s: read_tree(path, f"{s}_mc", TRT_DISPLAY_BRANCHES, entry_stop=n_max) for s in samples
+        }
         return cls(tracks, **kw)
 
     def draw_event(self, fig: Figure, event: Any, sample: str) -> None:
-        hits = {k: np.asarray(event[k], dtype=float) for k in
-                ("hit_HitR", "hit_HitZ", "hit_HTMB", "hit_gasType", "hit_tot")}  # fmt: skip
+        hits = {
+            k: np.asarray(event[k], dtype=float)
+            for k in ("hit_HitR", "hit_HitZ", "hit_HTMB", "hit_gasType", "hit_tot")
+        }
         ht, xe = hits["hit_HTMB"] > 0, hits["hit_gasType"] == 0
         ax_rz, ax_tot = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
         for z0, z1, r0, r1 in TRT_REGIONS.values():
@@ -420,14 +459,26 @@ class TRTEventDisplay(EventDisplay):
                 ax_rz.fill_between([lo, hi], r0, r1, color="0.92", zorder=0, linewidth=0)
         z, r = hits["hit_HitZ"], hits["hit_HitR"]
         ax_rz.scatter(z[~ht & xe], r[~ht & xe], s=14, color=_LT, label="low threshold, Xe")
-        ax_rz.scatter(z[~ht & ~xe], r[~ht & ~xe], s=14, facecolors="none", edgecolors=_LT,
-                      label="low threshold, Ar")  # fmt: skip
+        ax_rz.scatter(
+            z[~ht & ~xe],
+            r[~ht & ~xe],
+            s=14,
+            facecolors="none",
+            edgecolors=_LT,
+            label="low threshold, Ar",
+        )
         ax_rz.scatter(z[ht], r[ht], s=70, marker="*", color=_HT, label="high threshold (HT)")
         eta = float(event["eta"])
         theta = 2 * np.arctan(np.exp(-eta))
         rr = np.array([0.0, 1150.0])
-        ax_rz.plot(rr / np.tan(theta), rr, color="0.5", linestyle=":", linewidth=1,
-                   label=f"straight line at η = {eta:.2f}")  # fmt: skip
+        ax_rz.plot(
+            rr / np.tan(theta),
+            rr,
+            color="0.5",
+            linestyle=":",
+            linewidth=1,
+            label=f"straight line at η = {eta:.2f}",
+        )
         ax_rz.set_xlim(-2800, 2800)
         ax_rz.set_ylim(0, 1250)
         ax_rz.set_xlabel("z [mm]")
@@ -441,17 +492,25 @@ class TRTEventDisplay(EventDisplay):
         ax_tot.set_ylabel("time over threshold [ns]")
         ax_tot.legend(loc="upper right", fontsize="small")
         ax_tot.set_xlim(-1, max(len(r), 1))
-        fig.suptitle(f"{sample} track: p = {float(event['p']) / 1e3:.1f} GeV, η = {eta:.2f}, "
-                     f"{len(r)} TRT hits of which {int(ht.sum())} HT, eProbHT = "
-                     f"{float(event['eProbHT']):.3f}", fontsize="medium")  # fmt: skip
+        fig.suptitle(
+            f"{sample} track: p = {float(event['p']) / 1e3:.1f} GeV, η = {eta:.2f}, "
+            f"{len(r)} TRT hits of which {int(ht.sum())} HT, eProbHT = "
+            f"{float(event['eProbHT']):.3f}",
+            fontsize="medium",
+        )
 
     def describe_event(self, event: Any, sample: str) -> Mapping[str, Any]:
         n = int(event["nTRThits"])
         n_ht = int(event["nHThits"])
-        return {"p [GeV]": float(event["p"]) / 1e3, "pT [GeV]": float(event["pT"]) / 1e3,
-                "eta": float(event["eta"]), "TRT hits": n, "HT hits": n_ht,
-                "HT fraction": n_ht / n if n else float("nan"),
-                "eProbHT": float(event["eProbHT"])}  # fmt: skip
+        return {
+            "p [GeV]": float(event["p"]) / 1e3,
+            "pT [GeV]": float(event["pT"]) / 1e3,
+            "eta": float(event["eta"]),
+            "TRT hits": n,
+            "HT hits": n_ht,
+            "HT fraction": n_ht / n if n else float("nan"),
+            "eProbHT": float(event["eProbHT"]),
+        }
 
 
 _REAL, _GHOST, _NOISE = "tab:blue", "tab:red", "0.8"  # candidates and noise hits (ghost display)
@@ -474,10 +533,16 @@ class GhostEventDisplay(EventDisplay):
         color_by_particle: colour particle hits by the true particle.
     """
 
-    def __init__(self, events: Mapping[str, Sequence[Mapping[str, Any]]]
-                 | Sequence[Mapping[str, Any]], *, sample: str | None = None, index: int = 0,
-                 z_mag: float | None = None, color_by_particle: bool = False,
-                 **kw: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        events: Mapping[str, Sequence[Mapping[str, Any]]] | Sequence[Mapping[str, Any]],
+        *,
+        sample: str | None = None,
+        index: int = 0,
+        z_mag: float | None = None,
+        color_by_particle: bool = False,
+        **kw: Any,
+    ) -> None:
         from hepnb.sim.ghost import GhostConfig
 
         if not isinstance(events, Mapping):
@@ -486,16 +551,23 @@ class GhostEventDisplay(EventDisplay):
             for r in recs[:1]:
                 missing = [k for k in ("velo", "scifi", "candidates") if k not in r]
                 if missing:
-                    raise ValueError(f"events[{name!r}]: records lack {missing}; expected "
-                                     "hepnb.sim.ghost.event_record() output")  # fmt: skip
+                    raise ValueError(
+                        f"events[{name!r}]: records lack {missing}; expected "
+                        "hepnb.sim.ghost.event_record() output"
+                    )
         self.z_mag = GhostConfig().z_mag if z_mag is None else float(z_mag)
         self.color_by_particle = bool(color_by_particle)
         super().__init__(events, sample=sample, index=index, item="event", **kw)
 
     @classmethod
-    def from_simulation(cls, n_events: int = 20, seed: int = 0,
-                        track: str | Sequence[str] = "matching", config: Any = None,
-                        **kw: Any) -> GhostEventDisplay:  # fmt: skip
+    def from_simulation(
+        cls,
+        n_events: int = 20,
+        seed: int = 0,
+        track: str | Sequence[str] = "matching",
+        config: Any = None,
+        **kw: Any,
+    ) -> GhostEventDisplay:
         """Simulate ``n_events`` events (:func:`hepnb.sim.ghost.event_record`) and show them;
         ``track``: ``"matching"``, ``"forward"`` or both (one dropdown entry each).
 
@@ -507,8 +579,7 @@ class GhostEventDisplay(EventDisplay):
         tracks = [track] if isinstance(track, str) else list(track)
         bad = [t for t in tracks if t not in FEATURES]
         if bad or not tracks:
-            raise ValueError(f"track={track!r}: expected 'matching', 'forward' or a list of "
-                             "them")  # fmt: skip
+            raise ValueError(f"track={track!r}: expected 'matching', 'forward' or a list of them")
         cfg = config or GhostConfig()
         events = {t: event_record(n_events, seed=seed, config=cfg, track=t) for t in tracks}
         return cls(events, z_mag=kw.pop("z_mag", cfg.z_mag), **kw)
@@ -535,21 +606,50 @@ class GhostEventDisplay(EventDisplay):
         for ax in (ax_v, ax_all):
             for det, size in ((velo, 6), (scifi, 4)):
                 noise = np.asarray(det["noise"], bool)
-                ax.scatter(det["z"][noise], det["x"][noise], s=size, color=_NOISE,
-                           linewidths=0, zorder=1, label="noise hit")  # fmt: skip
+                ax.scatter(
+                    det["z"][noise],
+                    det["x"][noise],
+                    s=size,
+                    color=_NOISE,
+                    linewidths=0,
+                    zorder=1,
+                    label="noise hit",
+                )
                 if self.color_by_particle:
                     c = np.asarray(det["pid"])[~noise] % 20
-                    ax.scatter(det["z"][~noise], det["x"][~noise], s=size, c=c, cmap="tab20",
-                               vmin=0, vmax=19, linewidths=0, zorder=2,
-                               label="particle hit")  # fmt: skip
+                    ax.scatter(
+                        det["z"][~noise],
+                        det["x"][~noise],
+                        s=size,
+                        c=c,
+                        cmap="tab20",
+                        vmin=0,
+                        vmax=19,
+                        linewidths=0,
+                        zorder=2,
+                        label="particle hit",
+                    )
                 else:
-                    ax.scatter(det["z"][~noise], det["x"][~noise], s=size, color="k",
-                               linewidths=0, zorder=2, label="particle hit")  # fmt: skip
+                    ax.scatter(
+                        det["z"][~noise],
+                        det["x"][~noise],
+                        s=size,
+                        color="k",
+                        linewidths=0,
+                        zorder=2,
+                        label="particle hit",
+                    )
             for (z, x), g in zip(lines, ghost, strict=True):
-                ax.plot(z, x, color=_GHOST if g else _REAL, linestyle="--" if g else "-",
-                        linewidth=1.2 if g else 0.8, zorder=4 if g else 3,
-                        label="ghost candidate" if g else "real candidate",
-                        gid="ghost" if g else "real")  # fmt: skip
+                ax.plot(
+                    z,
+                    x,
+                    color=_GHOST if g else _REAL,
+                    linestyle="--" if g else "-",
+                    linewidth=1.2 if g else 0.8,
+                    zorder=4 if g else 3,
+                    label="ghost candidate" if g else "real candidate",
+                    gid="ghost" if g else "real",
+                )
             ax.set_xlabel("z [mm]")
             ax.set_ylabel("x [mm]")
         ax_v.set_xlim(-320, 800)
@@ -561,19 +661,27 @@ class GhostEventDisplay(EventDisplay):
         ax_all.set_title("VELO → magnet → SciFi (x–z, bending plane)", fontsize="medium")
         handles, labels = ax_all.get_legend_handles_labels()
         seen = dict(zip(labels, handles, strict=True))  # one entry per label
-        ax_all.legend(seen.values(), seen.keys(), loc="upper left", fontsize="x-small",
-                      markerscale=2)  # fmt: skip
+        ax_all.legend(
+            seen.values(), seen.keys(), loc="upper left", fontsize="x-small", markerscale=2
+        )
         d = self.describe_event(event, sample)
-        fig.suptitle(f"{sample} candidates, event {event['event']}: {d['candidates']} "
-                     f"candidates, {d['ghosts']} ghosts", fontsize="medium")  # fmt: skip
+        fig.suptitle(
+            f"{sample} candidates, event {event['event']}: {d['candidates']} "
+            f"candidates, {d['ghosts']} ghosts",
+            fontsize="medium",
+        )
 
     def describe_event(self, event: Any, sample: str) -> Mapping[str, Any]:
         ghost = np.asarray(event["candidates"]["ghost"]).astype(bool)
         n = len(ghost)
-        return {"candidates": n, "ghosts": int(ghost.sum()),
-                "ghost fraction": float(ghost.mean()) if n else float("nan"),
-                "VELO hits": len(event["velo"]["z"]), "SciFi hits": len(event["scifi"]["z"]),
-                "SciFi noise": int(np.sum(event["scifi"]["noise"]))}  # fmt: skip
+        return {
+            "candidates": n,
+            "ghosts": int(ghost.sum()),
+            "ghost fraction": float(ghost.mean()) if n else float("nan"),
+            "VELO hits": len(event["velo"]["z"]),
+            "SciFi hits": len(event["scifi"]["z"]),
+            "SciFi noise": int(np.sum(event["scifi"]["noise"])),
+        }
 
 
 class ThresholdExplorer(SliderDisplay):
@@ -595,10 +703,18 @@ class ThresholdExplorer(SliderDisplay):
         eff_range: efficiency range of the slider and of the ROC plot.
     """
 
-    def __init__(self, y: Any, scores: Mapping[str, Any] | Any, *, efficiency: float = 0.9,
-                 classifier: str | None = None, signal: str = "signal",
-                 background: str = "background", eff_range: tuple[float, float] = (0.5, 1.0),
-                 **kw: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        y: Any,
+        scores: Mapping[str, Any] | Any,
+        *,
+        efficiency: float = 0.9,
+        classifier: str | None = None,
+        signal: str = "signal",
+        background: str = "background",
+        eff_range: tuple[float, float] = (0.5, 1.0),
+        **kw: Any,
+    ) -> None:
         if not isinstance(scores, Mapping):
             scores = {"score": scores}
         if not scores:
@@ -625,12 +741,16 @@ class ThresholdExplorer(SliderDisplay):
 
     def validate(self, state: dict[str, Any]) -> dict[str, Any]:
         eff = state["efficiency"]
-        if isinstance(eff, bool) or not isinstance(eff, (int, float, np.floating, np.integer)) \
-                or not 0 < float(eff) <= 1:  # fmt: skip
+        if (
+            isinstance(eff, bool)
+            or not isinstance(eff, (int, float, np.floating, np.integer))
+            or not 0 < float(eff) <= 1
+        ):
             raise ValueError(f"efficiency={eff!r}: expected a signal efficiency in (0, 1]")
         if state["classifier"] not in self.scores:
-            raise ValueError(f"classifier={state['classifier']!r}: expected one of "
-                             f"{list(self.scores)}")  # fmt: skip
+            raise ValueError(
+                f"classifier={state['classifier']!r}: expected one of {list(self.scores)}"
+            )
         return {"efficiency": round(float(eff), 6), "classifier": state["classifier"]}
 
     def controls(self) -> dict[str, Any]:
@@ -638,11 +758,17 @@ class ThresholdExplorer(SliderDisplay):
 
         lo, hi = self.eff_range
         return {
-            "efficiency": w.FloatSlider(min=lo, max=min(hi, 0.999), step=0.005, readout_format=".3f",
-                                        description=f"ε({self.signal})", continuous_update=False,
-                                        layout=w.Layout(width="480px")),
+            "efficiency": w.FloatSlider(
+                min=lo,
+                max=min(hi, 0.999),
+                step=0.005,
+                readout_format=".3f",
+                description=f"ε({self.signal})",
+                continuous_update=False,
+                layout=w.Layout(width="480px"),
+            ),
             "classifier": w.Dropdown(options=list(self.scores), description="histogram"),
-        }  # fmt: skip
+        }
 
     def _sync_controls(self) -> None:
         slider = self._controls.get("efficiency")
@@ -657,10 +783,18 @@ class ThresholdExplorer(SliderDisplay):
         for name, s in self.scores.items():
             r = evaluate.rejection_at(self.y, s, eff)
             row = evaluate.threshold_scan(self.y, s, [r.threshold]).iloc[0]
-            rows.append({"classifier": name, "threshold": r.threshold,
-                         "efficiency": float(row["efficiency"]), "bkg_efficiency": r.bkg_eff,
-                         "rejection": r.rejection, "rejection_error": r.error,
-                         "purity": float(row["purity"]), "f1": float(row["f1"])})  # fmt: skip
+            rows.append(
+                {
+                    "classifier": name,
+                    "threshold": r.threshold,
+                    "efficiency": float(row["efficiency"]),
+                    "bkg_efficiency": r.bkg_eff,
+                    "rejection": r.rejection,
+                    "rejection_error": r.error,
+                    "purity": float(row["purity"]),
+                    "f1": float(row["f1"]),
+                }
+            )
         return pd.DataFrame(rows).set_index("classifier")
 
     def summary(self, *, efficiency: float, classifier: str) -> pd.DataFrame:
@@ -670,19 +804,38 @@ class ThresholdExplorer(SliderDisplay):
         wp = self.working_points(efficiency)
         ax_roc, ax_hist = fig.subplots(1, 2)
         lo = min(self.eff_range[0], efficiency - 0.02)
-        hplot.roc(self._curves, ax_roc, signal=self.signal, background=self.background,
-                  eff_range=(lo, self.eff_range[1]))  # fmt: skip
+        hplot.roc(
+            self._curves,
+            ax_roc,
+            signal=self.signal,
+            background=self.background,
+            eff_range=(lo, self.eff_range[1]),
+        )
         for (name, row), line in zip(wp.iterrows(), ax_roc.get_lines(), strict=True):
             if np.isfinite(row["rejection"]):
-                ax_roc.plot([row["efficiency"]], [row["rejection"]], "o", ms=9,
-                            color=line.get_color(), gid=f"working-point:{name}")  # fmt: skip
+                ax_roc.plot(
+                    [row["efficiency"]],
+                    [row["rejection"]],
+                    "o",
+                    ms=9,
+                    color=line.get_color(),
+                    gid=f"working-point:{name}",
+                )
         ax_roc.axvline(efficiency, color="k", linestyle="--", linewidth=1)
         thr = float(wp.loc[classifier, "threshold"])
-        hplot.score_hist(self.y, self.scores[classifier], ax_hist, signal=self.signal,
-                         background=self.background, xlabel=f"{classifier} score",
-                         threshold=thr)  # fmt: skip
+        hplot.score_hist(
+            self.y,
+            self.scores[classifier],
+            ax_hist,
+            signal=self.signal,
+            background=self.background,
+            xlabel=f"{classifier} score",
+            threshold=thr,
+        )
         r = wp.loc[classifier]
-        fig.suptitle(f"working point ε({self.signal}) = {efficiency:.1%}: {classifier} cut at "
-                     f"{thr:.4g}, {self.background} rejection {r['rejection']:.3g} ± "
-                     f"{r['rejection_error']:.2g}, purity {r['purity']:.3f}",
-                     fontsize="medium")  # fmt: skip
+        fig.suptitle(
+            f"working point ε({self.signal}) = {efficiency:.1%}: {classifier} cut at "
+            f"{thr:.4g}, {self.background} rejection {r['rejection']:.3g} ± "
+            f"{r['rejection_error']:.2g}, purity {r['purity']:.3f}",
+            fontsize="medium",
+        )

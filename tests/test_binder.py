@@ -29,8 +29,11 @@ PRESET = "tiny"
 
 
 def test_requirements_pin_a_cpu_torch_and_install_the_book():
-    lines = [ln.strip() for ln in (BINDER / "requirements.txt").read_text().splitlines()
-             if ln.strip() and not ln.startswith("#")]  # fmt: skip
+    lines = [
+        ln.strip()
+        for ln in (BINDER / "requirements.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     torch = [ln for ln in lines if re.match(r"torch\b", ln)]
     assert torch and all(ln.endswith("+cpu") for ln in torch), torch
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
@@ -58,8 +61,12 @@ def _layered_venv(path: Path) -> Path:
     """A new virtual environment that also sees this environment's packages."""
     venv.EnvBuilder(with_pip=False, symlinks=True).create(path)
     python = path / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(site, "_hepnb_test_layer.pth").write_text("\n".join(sorted(ours)) + "\n")
     return python
@@ -79,22 +86,37 @@ def test_post_build_then_a_notebook_in_the_binder_environment(tmp_path):
     repo = _repo_copy(tmp_path / "repo")
     python = _layered_venv(tmp_path / "venv")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MPLBACKEND")}
-    env |= {"PATH": f"{python.parent}{os.pathsep}{env['PATH']}", "VIRTUAL_ENV": str(python.parent.parent),
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "HEPNB_BINDER_PRESET": PRESET,
-            "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data")}  # fmt: skip
+    env |= {
+        "PATH": f"{python.parent}{os.pathsep}{env['PATH']}",
+        "VIRTUAL_ENV": str(python.parent.parent),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "HEPNB_BINDER_PRESET": PRESET,
+        "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),
+    }
 
     def run(*cmd: str | Path, cwd: Path = repo) -> str:
-        done = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
+        done = subprocess.run(
+            [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         return done.stdout + done.stderr
 
     # 1. what Binder does: pip install -r binder/requirements.txt (offline here)
-    run(python, "-m", "pip", "install", "--no-index", "--no-build-isolation", "-q", "-r",
-        "binder/requirements.txt")  # fmt: skip
+    run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--no-index",
+        "--no-build-isolation",
+        "-q",
+        "-r",
+        "binder/requirements.txt",
+    )
     # (outside the repository, so that hepnb is imported from the installation)
-    where = run(python, "-c", "import hepnb, torch; print(hepnb.__file__, torch.__version__)",
-                cwd=tmp_path)  # fmt: skip
+    where = run(
+        python, "-c", "import hepnb, torch; print(hepnb.__file__, torch.__version__)", cwd=tmp_path
+    )
     assert where.split()[0] == str(repo / "hepnb" / "__init__.py")
     assert where.split()[1].endswith("+cpu")
 
@@ -119,8 +141,20 @@ def test_post_build_then_a_notebook_in_the_binder_environment(tmp_path):
     nb.cells.append(nbformat.v4.new_code_cell(probe))
     nbformat.write(nb, repo / "book/trt/probe.ipynb")
     (repo / "runs/trt/metrics.json").unlink()
-    run(python, "-m", "papermill", "probe.ipynb", "probe.out.ipynb", "-k", "python3",
-        "-p", "n_tracks", str(n_tracks), "--no-progress-bar", cwd=repo / "book/trt")  # fmt: skip
+    run(
+        python,
+        "-m",
+        "papermill",
+        "probe.ipynb",
+        "probe.out.ipynb",
+        "-k",
+        "python3",
+        "-p",
+        "n_tracks",
+        str(n_tracks),
+        "--no-progress-bar",
+        cwd=repo / "book/trt",
+    )
     out = nbformat.read(repo / "book/trt/probe.out.ipynb", as_version=4)
     prefix, module = out.cells[-1].outputs[0]["text"].split()
     assert Path(prefix) == tmp_path / "venv"

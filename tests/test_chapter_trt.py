@@ -18,8 +18,9 @@ from hepnb.sim import trt as sim
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    return sim.generate(tmp_path_factory.mktemp("s") / "trt.root", n_tracks=500, seed=5,
-                        progress=False)  # fmt: skip
+    return sim.generate(
+        tmp_path_factory.mktemp("s") / "trt.root", n_tracks=500, seed=5, progress=False
+    )
 
 
 def test_features_equal_file_values(sample):
@@ -51,8 +52,11 @@ def test_tracks_without_hits_are_dropped_and_counted(tmp_path, caplog):
         b: np.ones(4, dtype=np.float32) for b in feat.FEATURE_BRANCHES if not b.startswith("hit_")
     }
     tree = {**tracks, **{b: hits for b in feat.FEATURE_BRANCHES if b.startswith("hit_")}}
-    path = io.write_root(tmp_path / "z.root", {"electron_mc": tree, "muon_mc": tree},
-                         jagged_groups={"hit_": "nTRThitsVec"})  # fmt: skip
+    path = io.write_root(
+        tmp_path / "z.root",
+        {"electron_mc": tree, "muon_mc": tree},
+        jagged_groups={"hit_": "nTRThitsVec"},
+    )
     arrays = feat.load(path)
     with caplog.at_level("WARNING"):
         ds = feat.to_dataset(arrays, min_hits=5)
@@ -61,8 +65,9 @@ def test_tracks_without_hits_are_dropped_and_counted(tmp_path, caplog):
 
 
 def test_real_ntuple_missing_branch_is_named(tmp_path):
-    path = io.write_root(tmp_path / "bad.root", {"electron_mc": {"p": np.ones(3)},
-                                                 "muon_mc": {"p": np.ones(3)}})  # fmt: skip
+    path = io.write_root(
+        tmp_path / "bad.root", {"electron_mc": {"p": np.ones(3)}, "muon_mc": {"p": np.ones(3)}}
+    )
     with pytest.raises(io.SchemaError, match=r"bad\.root: tree 'electron_mc' lacks branch\(es\)"):
         chapter.prepare(tmp_path / "run", data_path=path)
 
@@ -96,8 +101,12 @@ def test_standalone_scores_then_config_change_reprepares(tmp_path):
 
 def test_cli_generate_and_unknown_parameter(tmp_path, capsys):
     out = tmp_path / "g.root"
-    assert cli.main(["generate", "trt", "--n-tracks", "50", "--seed", "2", "--no-data",
-                     "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        cli.main(
+            ["generate", "trt", "--n-tracks", "50", "--seed", "2", "--no-data", "--out", str(out)]
+        )
+        == 0
+    )
     assert uproot.open(out)["pion_mc"].num_entries == 50 and "muon_probes" not in uproot.open(out)
     with pytest.raises(SystemExit, match=r"unknown parameter\(s\) \['epohcs'\]"):
         cli.run_chapter("trt", "tiny", {"epohcs": 3}, tmp_path / "run")

@@ -85,9 +85,13 @@ def test_summary_table(gauss):
 
 @pytest.mark.parametrize(
     ("y", "s", "msg"),
-    [([1, 0], [0.5, np.nan], "NaN"), ([1, 1], [0.5, 0.2], "only class"),
-     ([1, 2], [0.1, 0.2], "0 \\(background\\) and 1"), ([1, 0, 1], [0.1, 0.2], "3 entries")],
-)  # fmt: skip
+    [
+        ([1, 0], [0.5, np.nan], "NaN"),
+        ([1, 1], [0.5, 0.2], "only class"),
+        ([1, 2], [0.1, 0.2], "0 \\(background\\) and 1"),
+        ([1, 0, 1], [0.1, 0.2], "3 entries"),
+    ],
+)
 def test_bad_input_is_explained(y, s, msg):
     with pytest.raises(ValueError, match=msg):
         evaluate.auc(y, s)

@@ -110,21 +110,28 @@ def test_int8_static_needs_calibration(exported, tmp_path):
 
 
 def test_onnx_file_of_another_model(exported, tmp_path):
-    with pytest.raises(export.OnnxModelMismatch, match=r"another model.*takes 6 features, "
-                                                        r"expected 13"):  # fmt: skip
+    with pytest.raises(
+        export.OnnxModelMismatch,
+        match=r"another model.*takes 6 features, "
+        r"expected 13",
+    ):
         export.OnnxClassifier(exported, 13)
     with pytest.raises(export.OnnxModelMismatch, match=r"trained on features \['f0'"):
         export.OnnxClassifier(exported, [f"g{i}" for i in range(F)])
     # a model with another input name
     graph = helper.make_graph(
-        [helper.make_node("Sigmoid", ["input"], ["probabilities"])], "g",
+        [helper.make_node("Sigmoid", ["input"], ["probabilities"])],
+        "g",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", F])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", F])],
-    )  # fmt: skip
+    )
     path = tmp_path / "other.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    with pytest.raises(export.OnnxModelMismatch, match=r"other.onnx.*another model.*'input'.*"
-                                                        r"expected one input 'features'"):  # fmt: skip
+    with pytest.raises(
+        export.OnnxModelMismatch,
+        match=r"other.onnx.*another model.*'input'.*"
+        r"expected one input 'features'",
+    ):
         export.OnnxClassifier(path)
     bad = tmp_path / "garbage.onnx"
     bad.write_bytes(b"not onnx")

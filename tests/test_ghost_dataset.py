@@ -18,8 +18,11 @@ FEATS = gf.feature_names("matching")
 def _ntuple(path, n=2000, ghost_fraction=0.2, n_nan=7, seed=0, drop=(), ghost=None):
     rng = np.random.default_rng(seed)
     data = {f: rng.lognormal(0.0, 1.0, n).astype(np.float32) for f in FEATS if f not in drop}
-    data["ghost"] = (rng.random(n) < ghost_fraction).astype(np.int32) if ghost is None \
-        else np.full(n, ghost, np.int32)  # fmt: skip
+    data["ghost"] = (
+        (rng.random(n) < ghost_fraction).astype(np.int32)
+        if ghost is None
+        else np.full(n, ghost, np.int32)
+    )
     data["chi2"][data["ghost"] == 1] *= 5  # ghosts fit worse
     data["chi2"][rng.choice(n, n_nan, replace=False)] = np.nan
     data["p"] = rng.uniform(2e3, 1e5, n).astype(np.float32)
@@ -91,8 +94,9 @@ def test_minmax_normalisation_json(ntuple, tmp_path):
 
 def test_tail_compression_and_its_torch_module(ntuple, tmp_path):
     path, _ = ntuple
-    info = gf.make_dataset(path, tmp_path, "matching", normalize=True,
-                           tail_scales={"chi2": 1.0, "pr_match_dx": 0.1})  # fmt: skip
+    info = gf.make_dataset(
+        path, tmp_path, "matching", normalize=True, tail_scales={"chi2": 1.0, "pr_match_dx": 0.1}
+    )
     norm = gf.load_normalization(tmp_path, "matching")
     raw = ghost_chapter.raw_features(info, "valid")
     x = info.load("valid").x
@@ -145,7 +149,8 @@ def test_bad_options(ntuple, tmp_path):
     with pytest.raises(ValueError, match="balance='yes'"):
         gf.make_dataset(path, tmp_path, "matching", balance="yes")
     with pytest.raises(ValueError, match=r"tail_scales.*pr_forward_quality"):
-        gf.make_dataset(path, tmp_path, "matching", normalize=True,
-                        tail_scales={"pr_forward_quality": 1.0})  # fmt: skip
+        gf.make_dataset(
+            path, tmp_path, "matching", normalize=True, tail_scales={"pr_forward_quality": 1.0}
+        )
     with pytest.raises(FileNotFoundError, match="no such ROOT file"):
         gf.make_dataset(tmp_path / "nope.root", tmp_path, "matching")

@@ -12,10 +12,14 @@ from hepnb import io
 def small_root(tmp_path):
     hits = ak.Array([[1.0, 2.0], [3.0], [4.0, 5.0, 6.0]])
     path = tmp_path / "small.root"
-    io.write_root(path, {"electron_mc": {"p": np.array([10.0, 20.0, 30.0]), "hit_tot": hits,
-                                         "hit_L": hits * 2},
-                         "kalman_validator/kalman_ip_tree": {"ghost": np.array([0, 1, 1])}},
-                  jagged_groups={"hit_": "nTRThitsVec"})  # fmt: skip
+    io.write_root(
+        path,
+        {
+            "electron_mc": {"p": np.array([10.0, 20.0, 30.0]), "hit_tot": hits, "hit_L": hits * 2},
+            "kalman_validator/kalman_ip_tree": {"ghost": np.array([0, 1, 1])},
+        },
+        jagged_groups={"hit_": "nTRThitsVec"},
+    )
     return path
 
 
@@ -76,8 +80,9 @@ def test_empty_tree_rejected_unless_allowed(tmp_path):
 
 
 def test_nan_in_feature_is_reported(tmp_path):
-    path = io.write_root(tmp_path / "n.root", {"t": {"x": np.array([1.0, np.nan]),
-                                                     "y": np.array([np.inf, 1.0])}})  # fmt: skip
+    path = io.write_root(
+        tmp_path / "n.root", {"t": {"x": np.array([1.0, np.nan]), "y": np.array([np.inf, 1.0])}}
+    )
     with pytest.raises(io.SchemaError, match="branch 'x' holds 1 NaN/inf"):
         io.read_tree(path, "t", ["x"])
     assert len(io.read_tree(path, "t", ["x", "y"], finite=False)) == 2

@@ -15,8 +15,9 @@ def chapter_run(tmp_path_factory, notebook_runner):
     exports by itself), then train (search resumed from sqlite, INT8), explore, preprocess."""
     out = tmp_path_factory.mktemp("ghost")
     metrics = notebook_runner("book/ghost/roc_ghost.ipynb", out, epochs=12, n_trials=3, **SMALL)
-    metrics = notebook_runner("book/ghost/train_ghost.ipynb", out, epochs=12, n_trials=4,
-                           search_epochs=3, **SMALL)  # fmt: skip
+    metrics = notebook_runner(
+        "book/ghost/train_ghost.ipynb", out, epochs=12, n_trials=4, search_epochs=3, **SMALL
+    )
     for nb in ("explore_ghost", "preprocess_ghost"):
         metrics = notebook_runner(f"book/ghost/{nb}.ipynb", out, **SMALL)
     return out, metrics

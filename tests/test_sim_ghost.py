@@ -8,8 +8,9 @@ import uproot
 
 from hepnb.sim import ghost as g
 
-CLEAN = g.GhostConfig(noise_per_layer=0.0, n_secondary=0.0, p_interaction=0.0,
-                      decays_in_flight=False)  # fmt: skip
+CLEAN = g.GhostConfig(
+    noise_per_layer=0.0, n_secondary=0.0, p_interaction=0.0, decays_in_flight=False
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,8 +61,9 @@ def _event():
     eta, phi = np.array([3.0, 3.0, 3.5]), np.array([0.3, 0.3, 2.0])
     tx, ty = np.cos(phi) / np.sinh(eta), np.sin(phi) / np.sinh(eta)
     z0 = np.array([0.0, 1000.0, 0.0])
-    parts = g.Particles.from_kinematics(0, [800.0, 10_000.0, 20_000.0], eta, phi, [1, -1, 1],
-                                        x0=tx * z0, y0=ty * z0, z0=z0)  # fmt: skip
+    parts = g.Particles.from_kinematics(
+        0, [800.0, 10_000.0, 20_000.0], eta, phi, [1, -1, 1], x0=tx * z0, y0=ty * z0, z0=z0
+    )
     parts.parent = np.array([0, 1, 0])  # B is A's decay product
     return parts
 
@@ -101,8 +103,13 @@ def test_hand_built_event_ghosts(hand_built, track):
 
 @pytest.fixture(scope="module")
 def clean_sample():
-    cfg = g.GhostConfig(n_primary=15.0, noise_per_layer=0.0, n_secondary=0.0,
-                        p_interaction=0.0, decays_in_flight=False)  # fmt: skip
+    cfg = g.GhostConfig(
+        n_primary=15.0,
+        noise_per_layer=0.0,
+        n_secondary=0.0,
+        p_interaction=0.0,
+        decays_in_flight=False,
+    )
     return g.simulate(40, seed=3, config=cfg)
 
 
@@ -137,10 +144,12 @@ def test_forward_makes_more_ghosts_than_matching(default_sample):
 
 def test_ghost_fraction_grows_with_occupancy():
     # decays in flight make ghosts at any occupancy; combinatorics add more with occupancy
-    low = g.simulate(100, seed=5, config=g.GhostConfig(n_primary=20.0, n_secondary=5.0,
-                                                       noise_per_layer=50.0))  # fmt: skip
-    high = g.simulate(25, seed=5, config=g.GhostConfig(n_primary=120.0, n_secondary=30.0,
-                                                       noise_per_layer=400.0))  # fmt: skip
+    low = g.simulate(
+        100, seed=5, config=g.GhostConfig(n_primary=20.0, n_secondary=5.0, noise_per_layer=50.0)
+    )
+    high = g.simulate(
+        25, seed=5, config=g.GhostConfig(n_primary=120.0, n_secondary=30.0, noise_per_layer=400.0)
+    )
     rate = {t: (low[t]["ghost"].mean(), high[t]["ghost"].mean()) for t in low}
     assert rate["forward"][1] > rate["forward"][0] + 0.3, rate
     assert rate["matching"][1] > rate["matching"][0] + 0.01, rate
@@ -166,8 +175,10 @@ def test_generate_writes_allen_schema_reproducibly(tmp_path):
         t = uproot.open(path)[g.TREE]
         assert t.num_entries == 300
         assert list(t.keys()) == [*g.FEATURES[track], "ghost", *g.EXTRA_BRANCHES]
-    read = {k: uproot.open(v)[g.TREE].arrays(library="np") for k, v in
-            (("a", paths["matching"]), ("b", again["matching"]), ("c", other["matching"]))}  # fmt: skip
+    read = {
+        k: uproot.open(v)[g.TREE].arrays(library="np")
+        for k, v in (("a", paths["matching"]), ("b", again["matching"]), ("c", other["matching"]))
+    }
     np.testing.assert_array_equal(read["a"]["chi2"], read["b"]["chi2"])
     assert not np.array_equal(read["a"]["chi2"][:50], read["c"]["chi2"][:50])
 

@@ -79,10 +79,14 @@ def test_per_straw_corrections_span_and_wall_dependence():
     near_wall = trt.p_ht(1e4, 0, 1, 30, 0.0, zr=300.0, r_trk_wire=1.98)
     assert near_wall < 0.7 * near_wire
     grid = trt.p_ht(
-        1e4, 0, np.r_[np.ones(200), 2 * np.ones(200)], np.r_[np.zeros(200), np.zeros(200)] + 5,
-        0.0, zr=np.r_[np.linspace(0, 712, 200), np.linspace(644, 1004, 200)],
+        1e4,
+        0,
+        np.r_[np.ones(200), 2 * np.ones(200)],
+        np.r_[np.zeros(200), np.zeros(200)] + 5,
+        0.0,
+        zr=np.r_[np.linspace(0, 712, 200), np.linspace(644, 1004, 200)],
         r_trk_wire=np.r_[r, r[::-1]],
-    )  # fmt: skip
+    )
     ratio = grid / np.r_[np.full(200, base), np.full(200, trt.p_ht(1e4, 0, 2, 5, 0.0))]
     assert 0.4 < ratio.min() < 0.6 and 1.1 < ratio.max() < 1.5
 
@@ -199,10 +203,12 @@ def test_root_file_schema_and_consistency(root_file):
 
 
 def test_same_seed_same_content_different_seed_different(tmp_path, root_file):
-    again = trt.generate(tmp_path / "a.root", n_tracks=3000, seed=5, data_fraction=0.5,
-                         progress=False)  # fmt: skip
-    other = trt.generate(tmp_path / "b.root", n_tracks=3000, seed=6, data_fraction=0.5,
-                         progress=False)  # fmt: skip
+    again = trt.generate(
+        tmp_path / "a.root", n_tracks=3000, seed=5, data_fraction=0.5, progress=False
+    )
+    other = trt.generate(
+        tmp_path / "b.root", n_tracks=3000, seed=6, data_fraction=0.5, progress=False
+    )
     branches = list(TRACK_BRANCHES + HIT_BRANCHES)
     for tree in MC_TREES + DATA_TREES:
         ref = io.read_tree(root_file, tree, branches)
@@ -231,8 +237,10 @@ def test_data_differs_from_mc_as_documented():
     ht_data = data["nHThits"].sum() / data["nTRThits"].sum()
     assert ht_data > 1.04 * ht_mc
     # ToT scale ×0.97 (non-HT hits, same kinematics)
-    tot_l = {k: (flat(a, "hit_tot") / flat(a, "hit_L"))[flat(a, "hit_HTMB") == 0].mean()
-             for k, a in (("mc", mc), ("data", data))}  # fmt: skip
+    tot_l = {
+        k: (flat(a, "hit_tot") / flat(a, "hit_L"))[flat(a, "hit_HTMB") == 0].mean()
+        for k, a in (("mc", mc), ("data", data))
+    }
     assert 0.94 < tot_l["data"] / tot_l["mc"] < 0.995
     assert np.all(mc["weight"] == 1) and data["weight"].mean() < 1
     assert trt.DATA_PARAMS.ht_scale == 1.05 and trt.DATA_PARAMS.tot_scale == 0.97

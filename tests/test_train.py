@@ -17,13 +17,16 @@ def gaussian_loaders(n=2000, seed=0, batch=128):
     y = (torch.rand(n, generator=g) < 0.5).float()
     x = torch.randn(n, 4, generator=g) + y[:, None] * torch.tensor([1.5, 0.0, -1.0, 0.0])
     ds_tr, ds_va = TensorDataset(x[: n // 2], y[: n // 2]), TensorDataset(x[n // 2 :], y[n // 2 :])
-    return {"train": DataLoader(ds_tr, batch_size=batch, shuffle=True),
-            "val": DataLoader(ds_va, batch_size=512)}  # fmt: skip
+    return {
+        "train": DataLoader(ds_tr, batch_size=batch, shuffle=True),
+        "val": DataLoader(ds_va, batch_size=512),
+    }
 
 
 def mlp():
-    return torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Dropout(0.1),
-                               torch.nn.Linear(16, 1))  # fmt: skip
+    return torch.nn.Sequential(
+        torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Linear(16, 1)
+    )
 
 
 def test_fit_learns_separable_problem():
@@ -38,8 +41,16 @@ def test_seeded_training_is_deterministic_on_cpu():
     def run():
         train.set_seed(1)
         m = mlp()
-        train.fit(m, gaussian_loaders(), epochs=2, mlflow=False, progress=False, seed=1,
-                  scheduler=None, early_stopping=None)  # fmt: skip
+        train.fit(
+            m,
+            gaussian_loaders(),
+            epochs=2,
+            mlflow=False,
+            progress=False,
+            seed=1,
+            scheduler=None,
+            early_stopping=None,
+        )
         return torch.cat([p.flatten() for p in m.parameters()])
 
     assert torch.equal(run(), run())
@@ -73,8 +84,16 @@ def test_early_stopping_and_best_weights(tmp_path):
         ds = split.dataset
         ds.tensors = (ds.tensors[0], (torch.rand(len(ds), generator=rng) < 0.5).float())
     train.set_seed(0)
-    h = train.fit(mlp(), loaders, epochs=40, lr=3e-2, early_stopping=2, mlflow=False,
-                  progress=False, scheduler=None)  # fmt: skip
+    h = train.fit(
+        mlp(),
+        loaders,
+        epochs=40,
+        lr=3e-2,
+        early_stopping=2,
+        mlflow=False,
+        progress=False,
+        scheduler=None,
+    )
     assert h.stopped_early and len(h) < 40
     assert h.records[h.best_epoch]["val_loss"] == min(h["val_loss"])
 
@@ -83,8 +102,14 @@ def test_mlflow_sqlite_store_in_run_folder(tmp_path):
     import mlflow
 
     train.set_seed(0)
-    train.fit(mlp(), gaussian_loaders(), epochs=2, out_dir=tmp_path, progress=False,
-              params={"sample": "gauss"})  # fmt: skip
+    train.fit(
+        mlp(),
+        gaussian_loaders(),
+        epochs=2,
+        out_dir=tmp_path,
+        progress=False,
+        params={"sample": "gauss"},
+    )
     assert (tmp_path / "mlflow.db").exists() and (tmp_path / "best_model.pt").exists()
     client = mlflow.tracking.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name("hepnb")
@@ -128,8 +153,10 @@ def test_lstm_trains_on_packed_sequences():
     offsets = np.r_[0, np.cumsum(lengths)]
     ds = data.SequenceDataset(items, offsets, rng.normal(size=(n, 2)), y)
     tr, va = data.split_indices(n, (0.7, 0.3), seed=0)
-    loaders = {"train": data.batch_loader(ds.subset(tr), 64, shuffle=True),
-               "val": data.batch_loader(ds.subset(va), 256)}  # fmt: skip
+    loaders = {
+        "train": data.batch_loader(ds.subset(tr), 64, shuffle=True),
+        "val": data.batch_loader(ds.subset(va), 256),
+    }
     train.set_seed(0)
     model = HitLSTM(hit_features=3, track_features=2, hidden=16, head=(16,))
     h = train.fit(model, loaders, epochs=6, lr=1e-2, mlflow=False, progress=False)
@@ -141,8 +168,12 @@ def test_lstm_trains_on_packed_sequences():
 def test_lstm_packed_and_padded_modes_agree():
     rng = np.random.default_rng(1)
     lengths = rng.integers(1, 12, 40)
-    ds = data.SequenceDataset(rng.normal(size=(lengths.sum(), 3)), np.r_[0, np.cumsum(lengths)],
-                              rng.normal(size=(40, 2)), np.zeros(40))  # fmt: skip
+    ds = data.SequenceDataset(
+        rng.normal(size=(lengths.sum(), 3)),
+        np.r_[0, np.cumsum(lengths)],
+        rng.normal(size=(40, 2)),
+        np.zeros(40),
+    )
     (packed, tracks), _, _ = ds[np.arange(40)]
     torch.manual_seed(0)
     a = HitLSTM(3, 2, hidden=8, head=(8,))

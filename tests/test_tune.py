@@ -61,8 +61,14 @@ def test_pruning_stops_bad_trials(tmp_path):
             cb({"epoch": epoch, "val_auc": 1 - abs(params["x"]) * (1 + epoch) / 10})
         return 1 - abs(params["x"])
 
-    r = tune.run_study(objective, {"x": ("float", -1.0, 1.0)}, out_dir=tmp_path, n_trials=15,
-                       study_name="prune", seed=1)  # fmt: skip
+    r = tune.run_study(
+        objective,
+        {"x": ("float", -1.0, 1.0)},
+        out_dir=tmp_path,
+        n_trials=15,
+        study_name="prune",
+        seed=1,
+    )
     assert r.n_pruned > 0 and r.n_complete + r.n_pruned == 15
     assert abs(r.best_params["x"]) < 0.3
 

@@ -19,12 +19,18 @@ def _track(rng: np.random.Generator, n_hits: int, n_ht: int, p: float) -> dict:
     ht = np.zeros(n_hits, dtype=np.int32)
     ht[rng.choice(n_hits, n_ht, replace=False)] = 1
     return {
-        "p": p, "pT": 0.8 * p, "eta": 0.3, "nTRThits": n_hits, "nHThits": n_ht, "eProbHT": 0.5,
+        "p": p,
+        "pT": 0.8 * p,
+        "eta": 0.3,
+        "nTRThits": n_hits,
+        "nHThits": n_ht,
+        "eProbHT": 0.5,
         "hit_HitR": np.linspace(570.0, 1060.0, n_hits).tolist(),
-        "hit_HitZ": np.linspace(10.0, 160.0, n_hits).tolist(), "hit_HTMB": ht.tolist(),
+        "hit_HitZ": np.linspace(10.0, 160.0, n_hits).tolist(),
+        "hit_HTMB": ht.tolist(),
         "hit_gasType": (np.arange(n_hits) % 3 == 0).astype(int).tolist(),
         "hit_tot": rng.uniform(5, 40, n_hits).tolist(),
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="module")
@@ -175,8 +181,9 @@ def test_event_display_bad_input_names_the_parameter(tracks):
     with pytest.raises(ValueError, match="index=9"):
         TRTEventDisplay(tracks, index=9)
     with pytest.raises(ValueError, match=r"tracks\['muon'\] lacks branch\(es\) \['hit_HitZ'\]"):
-        TRTEventDisplay({"muon": tracks["muon"][[f for f in tracks["muon"].fields
-                                                  if f != "hit_HitZ"]]})  # fmt: skip
+        TRTEventDisplay(
+            {"muon": tracks["muon"][[f for f in tracks["muon"].fields if f != "hit_HitZ"]]}
+        )
     with pytest.raises(ValueError, match="events"):
         TRTEventDisplay({})
     with pytest.raises(ValueError, match=r"\['muon'\] hold no events"):

@@ -94,8 +94,12 @@ record(out, "explore_n_candidates", {t: len(nt.ghost) for t, nt in ntuples.items
 import pandas as pd
 import uproot
 
-origins = {1: "decay product of the VELO particle", 2: "fragment of its interaction",
-           3: "another particle", 4: "noise / no majority"}  # fmt: skip
+origins = {
+    1: "decay product of the VELO particle",
+    2: "fragment of its interaction",
+    3: "another particle",
+    4: "noise / no majority",
+}
 composition = {}
 for t, p in paths.items():
     tree = uproot.open(p)[chapter.TREE]
@@ -147,8 +151,10 @@ fig = chapter.plot_features(nt.x, nt.ghost, nt.features)
 
 # %%
 chi2ndf = nt.x[:, nt.features.index("chi2")] / nt.x[:, nt.features.index("ndof")]
-med = {"ghost": float(np.median(chi2ndf[nt.ghost == 1])),
-       "real": float(np.median(chi2ndf[nt.ghost == 0]))}  # fmt: skip
+med = {
+    "ghost": float(np.median(chi2ndf[nt.ghost == 1])),
+    "real": float(np.median(chi2ndf[nt.ghost == 0])),
+}
 record(out, "explore_median_chi2ndf", med)
 
 # %% [markdown]
@@ -167,14 +173,28 @@ record(out, "explore_median_chi2ndf", med)
 # tracks crowd near the beam pipe.
 
 # %%
-bins = {"p": np.geomspace(2e3, 2e5, 16), "pt": np.geomspace(1e2, 1e4, 16),
-        "eta": np.linspace(1.5, 5.5, 17)}  # fmt: skip
+bins = {
+    "p": np.geomspace(2e3, 2e5, 16),
+    "pt": np.geomspace(1e2, 1e4, 16),
+    "eta": np.linspace(1.5, 5.5, 17),
+}
 fig, axes = plt.subplots(1, 3, figsize=(17, 5))
 for ax, var in zip(axes, bins, strict=True):
-    curves = {t: chapter.ghost_rate(n.kin[var], n.ghost, None, bins[var])
-              for t, n in ntuples.items() if var in n.kin}  # fmt: skip
-    hepnb.plot.profiles(curves, ax, xlabel=chapter.LABELS[var], ylabel="ghost rate",
-                        logx=var != "eta", fmt="o", experiment="LHCb", text="Simulation")  # fmt: skip
+    curves = {
+        t: chapter.ghost_rate(n.kin[var], n.ghost, None, bins[var])
+        for t, n in ntuples.items()
+        if var in n.kin
+    }
+    hepnb.plot.profiles(
+        curves,
+        ax,
+        xlabel=chapter.LABELS[var],
+        ylabel="ghost rate",
+        logx=var != "eta",
+        fmt="o",
+        experiment="LHCb",
+        text="Simulation",
+    )
 fig.tight_layout()
 
 # %%

@@ -65,8 +65,10 @@ hepnb.plot.style("LHCb")
 out = run_dir("ghost", out_dir)
 info = chapter.prepare(out, track, n_tracks, seed, data_path, fraction=fraction, plot=True)
 summary = info.summary
-{k: summary[k] for k in ("source", "track", "n_read", "n_nan_removed", "n_used",
-                         "ghost_fraction", "balance")}  # fmt: skip
+{
+    k: summary[k]
+    for k in ("source", "track", "n_read", "n_nan_removed", "n_used", "ghost_fraction", "balance")
+}
 
 # %% [markdown]
 # The three splits, with their number of ghosts:
@@ -76,9 +78,15 @@ counts = summary["counts"]
 counts
 
 # %%
-record(out, "preprocess_counts", {**{s: c["n"] for s, c in counts.items()},
-                                  "n_used": summary["n_used"],
-                                  "n_nan_removed": summary["n_nan_removed"]})  # fmt: skip
+record(
+    out,
+    "preprocess_counts",
+    {
+        **{s: c["n"] for s, c in counts.items()},
+        "n_used": summary["n_used"],
+        "n_nan_removed": summary["n_nan_removed"],
+    },
+)
 train = info.load("train")
 ghost_weight = float(train.w[train.y == 1].sum() / train.w.sum())
 record(out, "preprocess_train_ghost_weight_fraction", ghost_weight)
@@ -94,9 +102,12 @@ record(out, "preprocess_test_ghost_fraction", float(info.load("test").y.mean()))
 
 # %%
 norm = json.loads(info.normalization_path.read_text())
-{f: {"slog_scale": s, "offset": round(o, 4), "scale": round(c, 4)}
- for f, s, o, c in zip(norm["features"], norm["slog_scale"], norm["offset"], norm["scale"],
-                       strict=True)}  # fmt: skip
+{
+    f: {"slog_scale": s, "offset": round(o, 4), "scale": round(c, 4)}
+    for f, s, o, c in zip(
+        norm["features"], norm["slog_scale"], norm["offset"], norm["scale"], strict=True
+    )
+}
 
 # %% [markdown]
 # The network's inputs, ghosts against real tracks, after the scaling: every feature now
@@ -119,9 +130,15 @@ record(out, "preprocess_train_range", [float(x.min()), float(x.max())])
 # comparison; it keeps only as many real tracks as there are ghosts.
 
 # %%
-orig = chapter.make_dataset(chapter.sample(out, n_tracks, seed, data_path, track),
-                            out / "original_style", track, fraction=fraction, normalize=True,
-                            balance="undersample", seed=seed)  # fmt: skip
+orig = chapter.make_dataset(
+    chapter.sample(out, n_tracks, seed, data_path, track),
+    out / "original_style",
+    track,
+    fraction=fraction,
+    normalize=True,
+    balance="undersample",
+    seed=seed,
+)
 {s: c for s, c in orig.summary["counts"].items()}
 
 # %% [markdown]

@@ -54,8 +54,9 @@ from hepnb.runs import record, run_dir
 
 hepnb.plot.style("LHCb")
 out = run_dir("ghost", out_dir)
-onnx_path = chapter.ensure_onnx(out, track, n_tracks, seed, data_path, device, epochs=epochs,
-                                n_trials=n_trials)  # fmt: skip
+onnx_path = chapter.ensure_onnx(
+    out, track, n_tracks, seed, data_path, device, epochs=epochs, n_trials=n_trials
+)
 info = chapter.prepare(out, track, n_tracks, seed, data_path)
 clf = export.OnnxClassifier(onnx_path, chapter.feature_names(track))
 clf.metadata
@@ -76,9 +77,14 @@ print(f"{len(y)} test tracks, {int(ghost.sum())} ghosts")
 # under each curve.
 
 # %%
-ax = hepnb.plot.roc({k: (y, s) for k, s in scores.items()}, signal="real track",
-                    background="ghost", experiment="LHCb", text="Simulation",
-                    eff_range=(0.8, 1.0))  # fmt: skip
+ax = hepnb.plot.roc(
+    {k: (y, s) for k, s in scores.items()},
+    signal="real track",
+    background="ghost",
+    experiment="LHCb",
+    text="Simulation",
+    eff_range=(0.8, 1.0),
+)
 
 # %%
 rows = {}
@@ -92,8 +98,11 @@ import pandas as pd
 
 table = pd.DataFrame(rows).T
 record(out, "roc_auc", {k: v["auc"] for k, v in rows.items()})
-record(out, "roc_ghost_rejection_99", {k: v["ghost rejection @ 99% (%)"] / 100
-                                       for k, v in rows.items()})  # fmt: skip
+record(
+    out,
+    "roc_ghost_rejection_99",
+    {k: v["ghost rejection @ 99% (%)"] / 100 for k, v in rows.items()},
+)
 record(out, "roc_ghost_rejection_99_err", {k: v["± @ 99%"] / 100 for k, v in rows.items()})
 table.round(4)
 
@@ -108,8 +117,9 @@ table.round(4)
 
 # %%
 mlp = scores["MLP (ONNX)"]
-scan = evaluate.threshold_scan(y, mlp, np.unique(np.r_[np.linspace(0, 1, 201),
-                                                       np.quantile(mlp[y == 1], [0.01])]))  # fmt: skip
+scan = evaluate.threshold_scan(
+    y, mlp, np.unique(np.r_[np.linspace(0, 1, 201), np.quantile(mlp[y == 1], [0.01])])
+)
 scan["ghost_rejection"] = 1 - scan["bkg_efficiency"]
 scan.iloc[::20].round(4)
 
@@ -119,20 +129,36 @@ scan.iloc[::20].round(4)
 # keeps `efficiency` of them.
 
 # %%
-points = {"youden_j": evaluate.choose_threshold(scan, "youden_j"),
-          "f1": evaluate.choose_threshold(scan, "f1"),
-          "efficiency": evaluate.choose_threshold(scan, {"efficiency": efficiency})}  # fmt: skip
+points = {
+    "youden_j": evaluate.choose_threshold(scan, "youden_j"),
+    "f1": evaluate.choose_threshold(scan, "f1"),
+    "efficiency": evaluate.choose_threshold(scan, {"efficiency": efficiency}),
+}
 wp = points["efficiency"]
-cols = ["threshold", "tp", "fp", "tn", "fn", "efficiency", "ghost_rejection", "purity", "f1",
-        "youden_j", "criterion"]  # fmt: skip
+cols = [
+    "threshold",
+    "tp",
+    "fp",
+    "tn",
+    "fn",
+    "efficiency",
+    "ghost_rejection",
+    "purity",
+    "f1",
+    "youden_j",
+    "criterion",
+]
 pd.DataFrame({k: p.reindex(cols) for k, p in points.items()}).T
 
 # %%
-record(out, "roc_working_point", {k: (float(wp[k]) if k != "criterion" else wp[k])
-                                  for k in cols})  # fmt: skip
-ax = hepnb.plot.threshold_scan(scan, chosen=float(wp["threshold"]),
-                               columns=("efficiency", "ghost_rejection", "purity", "f1",
-                                        "youden_j"), experiment="LHCb", text="Simulation")  # fmt: skip
+record(out, "roc_working_point", {k: (float(wp[k]) if k != "criterion" else wp[k]) for k in cols})
+ax = hepnb.plot.threshold_scan(
+    scan,
+    chosen=float(wp["threshold"]),
+    columns=("efficiency", "ghost_rejection", "purity", "f1", "youden_j"),
+    experiment="LHCb",
+    text="Simulation",
+)
 ax.set_xlabel("threshold on 1 − P(ghost)")
 
 # %% [markdown]
@@ -143,9 +169,16 @@ print(
     f"cut: P(ghost) < {1 - float(wp['threshold']):.4f} keeps {float(wp['efficiency']):.2%} "
     f"of real tracks and removes {float(wp['ghost_rejection']):.1%} of ghosts"
 )
-ax = hepnb.plot.score_hist(ghost, 1 - mlp, signal="ghost", background="real track",
-                           xlabel="P(ghost) from the ONNX model", threshold=1 - wp["threshold"],
-                           experiment="LHCb", text="Simulation")  # fmt: skip
+ax = hepnb.plot.score_hist(
+    ghost,
+    1 - mlp,
+    signal="ghost",
+    background="real track",
+    xlabel="P(ghost) from the ONNX model",
+    threshold=1 - wp["threshold"],
+    experiment="LHCb",
+    text="Simulation",
+)
 
 # %% [markdown]
 # ## Ghost rate after the cut
@@ -155,21 +188,36 @@ ax = hepnb.plot.score_hist(ghost, 1 - mlp, signal="ghost", background="real trac
 
 # %%
 cut_chi2 = evaluate.rejection_at(y, scores["χ²/ndof cut"], efficiency).threshold
-keep = {"no cut": None, "MLP": mlp >= float(wp["threshold"]),
-        "χ²/ndof cut": scores["χ²/ndof cut"] >= cut_chi2}  # fmt: skip
-bins = {"p": np.geomspace(2e3, 2e5, 13), "pt": np.geomspace(1e2, 1e4, 13),
-        "eta": np.linspace(1.5, 5.5, 11)}  # fmt: skip
+keep = {
+    "no cut": None,
+    "MLP": mlp >= float(wp["threshold"]),
+    "χ²/ndof cut": scores["χ²/ndof cut"] >= cut_chi2,
+}
+bins = {
+    "p": np.geomspace(2e3, 2e5, 13),
+    "pt": np.geomspace(1e2, 1e4, 13),
+    "eta": np.linspace(1.5, 5.5, 11),
+}
 variables = [v for v in bins if v in kin]
 fig, axes = plt.subplots(1, len(variables), figsize=(6 * len(variables), 5), squeeze=False)
 for ax, var in zip(axes[0], variables, strict=True):
     curves = {name: chapter.ghost_rate(kin[var], ghost, k, bins[var]) for name, k in keep.items()}
-    hepnb.plot.profiles(curves, ax, xlabel=chapter.LABELS[var], ylabel="ghost rate",
-                        logx=var != "eta", experiment="LHCb", text="Simulation")  # fmt: skip
+    hepnb.plot.profiles(
+        curves,
+        ax,
+        xlabel=chapter.LABELS[var],
+        ylabel="ghost rate",
+        logx=var != "eta",
+        experiment="LHCb",
+        text="Simulation",
+    )
 fig.tight_layout()
 
 # %%
-rates = {name: float(ghost[k].mean()) if k is not None else float(ghost.mean())
-         for name, k in keep.items()}  # fmt: skip
+rates = {
+    name: float(ghost[k].mean()) if k is not None else float(ghost.mean())
+    for name, k in keep.items()
+}
 record(out, "roc_ghost_rate_after_cut", rates)
 rates
 

@@ -87,13 +87,21 @@ chapter.SEARCH_SPACE
 # %%
 t0 = time.perf_counter()
 if n_trials > 0:
-    result = chapter.search(info, n_trials=n_trials, epochs=search_epochs, network=network,
-                            seed=seed, device=device)  # fmt: skip
+    result = chapter.search(
+        info, n_trials=n_trials, epochs=search_epochs, network=network, seed=seed, device=device
+    )
     params = dict(result.best_params)
     trials = result.study.trials_dataframe(attrs=("number", "value", "state", "params"))
-    record(out, "train_search", {"n_complete": result.n_complete, "n_pruned": result.n_pruned,
-                                 "best_val_auc": result.best_value,
-                                 "seconds": time.perf_counter() - t0})  # fmt: skip
+    record(
+        out,
+        "train_search",
+        {
+            "n_complete": result.n_complete,
+            "n_pruned": result.n_pruned,
+            "best_val_auc": result.best_value,
+            "seconds": time.perf_counter() - t0,
+        },
+    )
 else:
     params, trials = {"lr": lr, "batch_size": batch_size}, None
 record(out, "train_params", {"network": network, **params})
@@ -122,8 +130,9 @@ if trials is not None and trials["value"].notna().any():
 
 # %%
 fit_dir = chapter.checkpoint_dir(out, track, {"network": network, **params})
-model, history = chapter.train(info, network=network, epochs=epochs, seed=seed, device=device,
-                               fit_dir=fit_dir, **params)  # fmt: skip
+model, history = chapter.train(
+    info, network=network, epochs=epochs, seed=seed, device=device, fit_dir=fit_dir, **params
+)
 model
 
 # %%
@@ -142,8 +151,7 @@ record(out, "train_epochs_run", len(history))
 # with PyTorch to 10⁻⁵ on every test track.
 
 # %%
-onnx_path = chapter.export_onnx(model, info, metadata={"params": {"network": network,
-                                                                  **params}})  # fmt: skip
+onnx_path = chapter.export_onnx(model, info, metadata={"params": {"network": network, **params}})
 x_test, ghost_test, _ = chapter.held_out_sample(info)
 fp32 = export.OnnxClassifier(onnx_path, chapter.feature_names(track), threads=1)
 wrapped = WithProbabilities(model.cpu().eval(), chapter.load_normalization(out, track).module())
@@ -171,15 +179,26 @@ y_real = 1 - ghost_test
 auc32 = evaluate.auc(y_real, 1 - fp32(x_test))
 auc8 = evaluate.auc(y_real, 1 - int8(x_test))
 bench_x = np.tile(x_test, (max(1, 8192 // len(x_test) + 1), 1))
-speed = {b: export.throughput(int8, bench_x, b, 0.5) / export.throughput(fp32, bench_x, b, 0.5)
-         for b in (1, 4096)}  # fmt: skip
-q = record(out, "train_int8", {
-    "mode": "dynamic", "auc_fp32": auc32, "auc_int8": auc8, "auc_loss": auc32 - auc8,
-    "size_fp32": export.file_size(onnx_path), "size_int8": export.file_size(int8_path),
-    "size_ratio": export.file_size(onnx_path) / export.file_size(int8_path),
-    "weights_ratio": export.weight_bytes(onnx_path) / export.weight_bytes(int8_path),
-    "speedup_batch1": speed[1], "speedup_batch4096": speed[4096],
-})  # fmt: skip
+speed = {
+    b: export.throughput(int8, bench_x, b, 0.5) / export.throughput(fp32, bench_x, b, 0.5)
+    for b in (1, 4096)
+}
+q = record(
+    out,
+    "train_int8",
+    {
+        "mode": "dynamic",
+        "auc_fp32": auc32,
+        "auc_int8": auc8,
+        "auc_loss": auc32 - auc8,
+        "size_fp32": export.file_size(onnx_path),
+        "size_int8": export.file_size(int8_path),
+        "size_ratio": export.file_size(onnx_path) / export.file_size(int8_path),
+        "weights_ratio": export.weight_bytes(onnx_path) / export.weight_bytes(int8_path),
+        "speedup_batch1": speed[1],
+        "speedup_batch4096": speed[4096],
+    },
+)
 q
 
 # %% [markdown]
@@ -195,6 +214,5 @@ q
 # below 0.002 and at least 1.2× at batch 4096.
 
 # %%
-record(out, "train_int8_recommended", bool(q["auc_loss"] < 0.002
-                                           and q["speedup_batch4096"] >= 1.2))  # fmt: skip
+record(out, "train_int8_recommended", bool(q["auc_loss"] < 0.002 and q["speedup_batch4096"] >= 1.2))
 plt.close("all")

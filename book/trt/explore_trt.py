@@ -112,8 +112,12 @@ for ax, region in zip(axes, ("barrel", "endcap"), strict=True):
         ok = n > 50
         ax.errorbar(x[ok], frac[ok], err[ok], fmt="o", color=colour, label=f"{gas}, sample")
         lg = np.linspace(0.5, 5.5, 200)
-        ax.plot(lg, sim.onset_curve(lg, gas=gas, region=region, occupancy=occ), color=colour,
-                label=f"{gas}, simulator input")  # fmt: skip
+        ax.plot(
+            lg,
+            sim.onset_curve(lg, gas=gas, region=region, occupancy=occ),
+            color=colour,
+            label=f"{gas}, simulator input",
+        )
         onset[f"{gas}_{region}"] = (x[ok], frac[ok])
     ax.set_xlabel(r"$\log_{10}\gamma$ of the track")
     ax.set_title(region)
@@ -141,14 +145,18 @@ record(out_dir, "explore_ht_low_xe_barrel", float(np.nanmean(frac[x < 2.5])))
 tot_per_l = {
     name: ak.to_numpy(ak.flatten(a["hit_tot"] / a["hit_L"])) for name, a in samples.items()
 }
-ax = hepnb.plot.hist1d(tot_per_l, bins=np.linspace(0, 40, 81), xlabel="ToT / L [ns/mm]",
-                       experiment="ATLAS")  # fmt: skip
+ax = hepnb.plot.hist1d(
+    tot_per_l, bins=np.linspace(0, 40, 81), xlabel="ToT / L [ns/mm]", experiment="ATLAS"
+)
 record(out_dir, "explore_mean_tot_per_l", {k: float(np.mean(v)) for k, v in tot_per_l.items()})
 
 # %%
-ax = hepnb.plot.hist1d({name: ak.to_numpy(a["sumToT"] / a["sumL"]) for name, a in samples.items()},
-                       bins=np.linspace(0, 25, 51), xlabel="track ΣToT / ΣL [ns/mm]",
-                       experiment="ATLAS")  # fmt: skip
+ax = hepnb.plot.hist1d(
+    {name: ak.to_numpy(a["sumToT"] / a["sumL"]) for name, a in samples.items()},
+    bins=np.linspace(0, 25, 51),
+    xlabel="track ΣToT / ΣL [ns/mm]",
+    experiment="ATLAS",
+)
 
 # %% [markdown]
 # ## Hits per track
@@ -186,6 +194,10 @@ record(out_dir, "explore_hits_transition", float(n_hits[(eta > 0.75) & (eta < 0.
 # both. Here is how `eProbHT` separates the three samples.
 
 # %%
-ax = hepnb.plot.hist1d({name: ak.to_numpy(a["eProbHT"]) for name, a in samples.items()},
-                       bins=np.linspace(0, 1, 51), xlabel="eProbHT", log=True,
-                       experiment="ATLAS")  # fmt: skip
+ax = hepnb.plot.hist1d(
+    {name: ak.to_numpy(a["eProbHT"]) for name, a in samples.items()},
+    bins=np.linspace(0, 1, 51),
+    xlabel="eProbHT",
+    log=True,
+    experiment="ATLAS",
+)

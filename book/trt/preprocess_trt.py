@@ -48,8 +48,9 @@ from hepnb.features import trt as feat
 from hepnb.runs import record
 
 hepnb.plot.style("ATLAS")
-summary = chapter.prepare(out_dir, n_tracks=n_tracks, seed=seed, data_path=data_path,
-                          min_hits=min_hits)  # fmt: skip
+summary = chapter.prepare(
+    out_dir, n_tracks=n_tracks, seed=seed, data_path=data_path, min_hits=min_hits
+)
 summary
 
 # %% [markdown]
@@ -64,12 +65,15 @@ summary
 # they travel with its weights.
 
 # %%
-p = chapter.load_prepared(out_dir, n_tracks=n_tracks, seed=seed, data_path=data_path,
-                          min_hits=min_hits)  # fmt: skip
+p = chapter.load_prepared(
+    out_dir, n_tracks=n_tracks, seed=seed, data_path=data_path, min_hits=min_hits
+)
 record(out_dir, "preprocess_counts", {k: v for k, v in summary.items() if isinstance(v, int)})
 record(out_dir, "preprocess_train_electron_fraction", float(p.train.y.mean()))
-{"hit features": dict(zip(p.hits.names, p.hits.mean.round(3).tolist(), strict=True)),
- "track features": dict(zip(p.tracks.names, p.tracks.mean.round(3).tolist(), strict=True))}  # fmt: skip
+{
+    "hit features": dict(zip(p.hits.names, p.hits.mean.round(3).tolist(), strict=True)),
+    "track features": dict(zip(p.tracks.names, p.tracks.mean.round(3).tolist(), strict=True)),
+}
 
 # %% [markdown]
 # ## Track features, electrons vs muons
@@ -85,8 +89,13 @@ y = p.train.y.numpy()
 units = {"p": "log10(p / MeV)", "pT": "log10(pT / MeV)"}
 fig, axes = plt.subplots(2, 4, figsize=(17, 8))
 for i, (name, ax) in enumerate(zip(feat.TRACK_FEATURES, axes.flat, strict=False)):
-    hepnb.plot.hist1d({"electron": tf[y == 1, i], "muon": tf[y == 0, i]}, ax=ax, bins=40,
-                      xlabel=units.get(name, name), experiment="ATLAS")  # fmt: skip
+    hepnb.plot.hist1d(
+        {"electron": tf[y == 1, i], "muon": tf[y == 0, i]},
+        ax=ax,
+        bins=40,
+        xlabel=units.get(name, name),
+        experiment="ATLAS",
+    )
 axes.flat[-1].set_visible(False)
 fig.tight_layout()
 

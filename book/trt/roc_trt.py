@@ -48,8 +48,16 @@ from hepnb.chapters import trt as chapter
 from hepnb.runs import record
 
 hepnb.plot.style("ATLAS")
-scores = chapter.load_scores(out_dir, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                             device=device, n_tracks=n_tracks, data_path=data_path)  # fmt: skip
+scores = chapter.load_scores(
+    out_dir,
+    epochs=epochs,
+    batch_size=batch_size,
+    lr=lr,
+    seed=seed,
+    device=device,
+    n_tracks=n_tracks,
+    data_path=data_path,
+)
 mc = scores["test"]
 classifiers = chapter.scores_mapping(mc)
 sorted(classifiers)
@@ -58,8 +66,13 @@ sorted(classifiers)
 # ## ROC curves on the simulated test set
 
 # %%
-ax = hepnb.plot.roc({name: (mc["y"], s) for name, s in classifiers.items()}, signal="electron",
-                    background="muon", experiment="ATLAS", rlabel="MC test set")  # fmt: skip
+ax = hepnb.plot.roc(
+    {name: (mc["y"], s) for name, s in classifiers.items()},
+    signal="electron",
+    background="muon",
+    experiment="ATLAS",
+    rlabel="MC test set",
+)
 
 # %%
 table = evaluate.summary(mc["y"], classifiers, effs=(0.90, 0.95))
@@ -93,17 +106,30 @@ if "optimum" in rej:
 # %%
 scan = evaluate.threshold_scan(mc["y"], mc["lstm"])
 chosen = evaluate.choose_threshold(scan, {"efficiency": 0.90})
-record(out_dir, "roc_working_point", {"threshold": float(chosen["threshold"]),
-                                      "efficiency": float(chosen["efficiency"]),
-                                      "rejection": float(chosen["rejection"])})  # fmt: skip
+record(
+    out_dir,
+    "roc_working_point",
+    {
+        "threshold": float(chosen["threshold"]),
+        "efficiency": float(chosen["efficiency"]),
+        "rejection": float(chosen["rejection"]),
+    },
+)
 scan.iloc[::10].round(4)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
 hepnb.plot.threshold_scan(scan, axes[0], chosen=float(chosen["threshold"]), experiment="ATLAS")
-hepnb.plot.score_hist(mc["y"], mc["lstm"], axes[1], signal="electron", background="muon",
-                      xlabel="LSTM electron score", threshold=float(chosen["threshold"]),
-                      experiment="ATLAS")  # fmt: skip
+hepnb.plot.score_hist(
+    mc["y"],
+    mc["lstm"],
+    axes[1],
+    signal="electron",
+    background="muon",
+    xlabel="LSTM electron score",
+    threshold=float(chosen["threshold"]),
+    experiment="ATLAS",
+)
 chosen
 
 # %% [markdown]
@@ -119,8 +145,9 @@ chosen
 # %%
 from hepnb.widgets import ThresholdExplorer
 
-explorer = ThresholdExplorer(mc["y"], classifiers, efficiency=0.90, classifier="lstm",
-                             signal="electron", background="muon")  # fmt: skip
+explorer = ThresholdExplorer(
+    mc["y"], classifiers, efficiency=0.90, classifier="lstm", signal="electron", background="muon"
+)
 assert explorer.numbers.loc["lstm", "rejection"] == rej["lstm"].rejection
 explorer
 
@@ -138,19 +165,40 @@ if "data" in scores:
     d = scores["data"]
     data_classifiers = chapter.scores_mapping(d)
     fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
-    hepnb.plot.roc({f"{n} (data)": (d["y"], s) for n, s in data_classifiers.items()}, axes[0],
-                   signal="electron", background="muon", experiment="ATLAS",
-                   text="Internal", rlabel="tag-and-probe")  # fmt: skip
-    hepnb.plot.roc({f"{n} (MC)": (mc["y"], s) for n, s in classifiers.items()}, axes[0],
-                   signal="electron", background="muon", experiment="ATLAS",
-                   text="Internal")  # fmt: skip
+    hepnb.plot.roc(
+        {f"{n} (data)": (d["y"], s) for n, s in data_classifiers.items()},
+        axes[0],
+        signal="electron",
+        background="muon",
+        experiment="ATLAS",
+        text="Internal",
+        rlabel="tag-and-probe",
+    )
+    hepnb.plot.roc(
+        {f"{n} (MC)": (mc["y"], s) for n, s in classifiers.items()},
+        axes[0],
+        signal="electron",
+        background="muon",
+        experiment="ATLAS",
+        text="Internal",
+    )
     for line in axes[0].get_lines()[len(data_classifiers) :]:
         line.set_linestyle("--")
     axes[0].legend(fontsize="x-small")
-    hepnb.plot.hist1d({"electron MC": mc["lstm"][mc["y"] == 1], "electron data": d["lstm"][d["y"] == 1],
-                       "muon MC": mc["lstm"][mc["y"] == 0], "muon data": d["lstm"][d["y"] == 0]},
-                      ax=axes[1], bins=40, xlabel="LSTM electron score", log=True,
-                      experiment="ATLAS", text="Internal")  # fmt: skip
+    hepnb.plot.hist1d(
+        {
+            "electron MC": mc["lstm"][mc["y"] == 1],
+            "electron data": d["lstm"][d["y"] == 1],
+            "muon MC": mc["lstm"][mc["y"] == 0],
+            "muon data": d["lstm"][d["y"] == 0],
+        },
+        ax=axes[1],
+        bins=40,
+        xlabel="LSTM electron score",
+        log=True,
+        experiment="ATLAS",
+        text="Internal",
+    )
     data_table = evaluate.summary(d["y"], data_classifiers, effs=(0.90, 0.95))
     thr = float(chosen["threshold"])
     eff_data = float((d["lstm"][d["y"] == 1] >= thr).mean())

@@ -48,9 +48,17 @@ from hepnb.chapters import trt as chapter
 from hepnb.runs import record
 
 hepnb.plot.style("ATLAS")
-model, history, prepared = chapter.train(out_dir, epochs=epochs, batch_size=batch_size, lr=lr,
-                                         hidden=hidden, seed=seed, device=device,
-                                         n_tracks=n_tracks, data_path=data_path)  # fmt: skip
+model, history, prepared = chapter.train(
+    out_dir,
+    epochs=epochs,
+    batch_size=batch_size,
+    lr=lr,
+    hidden=hidden,
+    seed=seed,
+    device=device,
+    n_tracks=n_tracks,
+    data_path=data_path,
+)
 model
 
 # %%
@@ -74,5 +82,11 @@ record(out_dir, "train_best_val_auc", max(history["val_auc"]))
 record(out_dir, "train_test_auc", test_auc)
 
 # %%
-ax = hepnb.plot.score_hist(scores["y"], scores["lstm"], signal="electron", background="muon",
-                           xlabel="LSTM electron score", experiment="ATLAS")  # fmt: skip
+ax = hepnb.plot.score_hist(
+    scores["y"],
+    scores["lstm"],
+    signal="electron",
+    background="muon",
+    xlabel="LSTM electron score",
+    experiment="ATLAS",
+)

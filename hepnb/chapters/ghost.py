@@ -76,10 +76,14 @@ def prepare(
     info = DatasetInfo(out, track, "ghost")
     if info.summary_path.exists() and all(info.path(s).exists() for s in SPLITS):
         summary = json.loads(info.summary_path.read_text())
-        if (summary.get("source") == str(src.resolve()) and summary.get("seed") == seed
-                and summary.get("fraction") == fraction and summary.get("normalize")
-                and summary.get("balance") == balance
-                and summary.get("tail_scales") == tail_scales(track)):  # fmt: skip
+        if (
+            summary.get("source") == str(src.resolve())
+            and summary.get("seed") == seed
+            and summary.get("fraction") == fraction
+            and summary.get("normalize")
+            and summary.get("balance") == balance
+            and summary.get("tail_scales") == tail_scales(track)
+        ):
             info.summary = summary
             if plot and not (out / f"ghost_{track}_features.png").exists():
                 return _make(src, out, track, fraction, seed, True, balance)
@@ -88,9 +92,17 @@ def prepare(
 
 
 def _make(src, out, track, fraction, seed, plot, balance) -> DatasetInfo:
-    return make_dataset(src, out, track, fraction=fraction, normalize=True,
-                        tail_scales=tail_scales(track),
-                        seed=seed, plot=plot, balance=balance)  # fmt: skip
+    return make_dataset(
+        src,
+        out,
+        track,
+        fraction=fraction,
+        normalize=True,
+        tail_scales=tail_scales(track),
+        seed=seed,
+        plot=plot,
+        balance=balance,
+    )
 
 
 def loaders(info: DatasetInfo, batch_size: int = 256) -> dict[str, Any]:
@@ -152,35 +164,98 @@ def train(
     import torch
 
     if threads is None:
-        return _train_mlp(info, network, hidden, n_layers, activation, optimizer, lr,
-                          batch_size, epochs, seed, device, fit_dir, on_epoch_end,
-                          early_stopping, progress)  # fmt: skip
+        return _train_mlp(
+            info,
+            network,
+            hidden,
+            n_layers,
+            activation,
+            optimizer,
+            lr,
+            batch_size,
+            epochs,
+            seed,
+            device,
+            fit_dir,
+            on_epoch_end,
+            early_stopping,
+            progress,
+        )
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _train_mlp(info, network, hidden, n_layers, activation, optimizer, lr,
-                          batch_size, epochs, seed, device, fit_dir, on_epoch_end,
-                          early_stopping, progress)  # fmt: skip
+        return _train_mlp(
+            info,
+            network,
+            hidden,
+            n_layers,
+            activation,
+            optimizer,
+            lr,
+            batch_size,
+            epochs,
+            seed,
+            device,
+            fit_dir,
+            on_epoch_end,
+            early_stopping,
+            progress,
+        )
     finally:
         torch.set_num_threads(before)
 
 
-def _train_mlp(info, network, hidden, n_layers, activation, optimizer, lr, batch_size, epochs,
-               seed, device, fit_dir, on_epoch_end, early_stopping, progress):  # fmt: skip
+def _train_mlp(
+    info,
+    network,
+    hidden,
+    n_layers,
+    activation,
+    optimizer,
+    lr,
+    batch_size,
+    epochs,
+    seed,
+    device,
+    fit_dir,
+    on_epoch_end,
+    early_stopping,
+    progress,
+):
     from hepnb import train as _train
     from hepnb.models.mlp import ghost_mlp
 
     _train.set_seed(seed)
-    model = ghost_mlp(network, len(feature_names(info.track)), hidden=hidden, n_layers=n_layers,
-                      activation=activation)  # fmt: skip
+    model = ghost_mlp(
+        network,
+        len(feature_names(info.track)),
+        hidden=hidden,
+        n_layers=n_layers,
+        activation=activation,
+    )
     hist = _train.fit(
-        model, loaders(info, batch_size), epochs=epochs, lr=lr, optimizer=optimizer,
-        device=device, out_dir=fit_dir, seed=seed, early_stopping=early_stopping,
-        mlflow=fit_dir is not None, experiment="ghost", on_epoch_end=on_epoch_end,
-        progress=progress, params={"network": network, "hidden": hidden, "n_layers": n_layers,
-                                   "activation": activation, "batch_size": batch_size,
-                                   "track": info.track},
-    )  # fmt: skip
+        model,
+        loaders(info, batch_size),
+        epochs=epochs,
+        lr=lr,
+        optimizer=optimizer,
+        device=device,
+        out_dir=fit_dir,
+        seed=seed,
+        early_stopping=early_stopping,
+        mlflow=fit_dir is not None,
+        experiment="ghost",
+        on_epoch_end=on_epoch_end,
+        progress=progress,
+        params={
+            "network": network,
+            "hidden": hidden,
+            "n_layers": n_layers,
+            "activation": activation,
+            "batch_size": batch_size,
+            "track": info.track,
+        },
+    )
     return model, hist
 
 
@@ -200,14 +275,26 @@ def search(
     from hepnb import tune
 
     def objective(params, trial):
-        _, hist = train(info, network=network, epochs=epochs, seed=seed, device=device,
-                        on_epoch_end=[tune.pruning_callback(trial)], early_stopping=3,
-                        **params)  # fmt: skip
+        _, hist = train(
+            info,
+            network=network,
+            epochs=epochs,
+            seed=seed,
+            device=device,
+            on_epoch_end=[tune.pruning_callback(trial)],
+            early_stopping=3,
+            **params,
+        )
         return float(np.nanmax(hist["val_auc"]))
 
-    return tune.run_study(objective, space or SEARCH_SPACE, out_dir=info.out_dir,
-                          study_name=study_name or f"ghost_{info.track}_net{network}",
-                          n_trials=n_trials, seed=seed)  # fmt: skip
+    return tune.run_study(
+        objective,
+        space or SEARCH_SPACE,
+        out_dir=info.out_dir,
+        study_name=study_name or f"ghost_{info.track}_net{network}",
+        n_trials=n_trials,
+        seed=seed,
+    )
 
 
 def fit_best(
@@ -233,11 +320,13 @@ def fit_best(
     params: dict[str, Any] = {"lr": lr, "batch_size": batch_size}
     result = None
     if n_trials > 0:
-        result = search(info, n_trials=n_trials, epochs=search_epochs, network=network,
-                        seed=seed, device=device)  # fmt: skip
+        result = search(
+            info, n_trials=n_trials, epochs=search_epochs, network=network, seed=seed, device=device
+        )
         params = dict(result.best_params)
-    model, hist = train(info, network=network, epochs=epochs, seed=seed, device=device,
-                        fit_dir=fit_dir, **params)  # fmt: skip
+    model, hist = train(
+        info, network=network, epochs=epochs, seed=seed, device=device, fit_dir=fit_dir, **params
+    )
     return model, hist, {"network": network, **params}, result
 
 
@@ -269,8 +358,9 @@ def ensure_onnx(
     return path
 
 
-def export_onnx(model, info: DatasetInfo, path: str | os.PathLike | None = None,
-                metadata: dict | None = None) -> Path:  # fmt: skip
+def export_onnx(
+    model, info: DatasetInfo, path: str | os.PathLike | None = None, metadata: dict | None = None
+) -> Path:
     """Export ``model`` to ONNX taking *raw* features (the min-max normalisation is folded in)
     and returning P(ghost); checks ONNX Runtime against PyTorch to 1e-5 on the test split."""
     from hepnb import export
@@ -281,9 +371,17 @@ def export_onnx(model, info: DatasetInfo, path: str | os.PathLike | None = None,
     wrapped = WithProbabilities(model.cpu().eval(), scaler)
     feats = feature_names(info.track)
     path = Path(path or info.out_dir / f"ghost_{info.track}.onnx")
-    export.to_onnx(wrapped, path, len(feats), feature_names=feats,
-                   metadata={"track": info.track, "output": "probability of being a ghost",
-                             **(metadata or {})})  # fmt: skip
+    export.to_onnx(
+        wrapped,
+        path,
+        len(feats),
+        feature_names=feats,
+        metadata={
+            "track": info.track,
+            "output": "probability of being a ghost",
+            **(metadata or {}),
+        },
+    )
     export.check_parity(wrapped, path, raw_features(info, "test"), atol=1e-5)
     return path
 
@@ -303,8 +401,10 @@ def held_out_sample(info: DatasetInfo) -> tuple[np.ndarray, np.ndarray, dict[str
     nt = read_ntuple(info.summary["source"], info.track)
     pos = np.searchsorted(nt.row, s.row)
     if not np.array_equal(nt.row[pos], s.row) or not np.array_equal(nt.ghost[pos], s.y):
-        raise ValueError(f"{info.summary['source']}: does not match the saved test split "
-                         f"{info.path('test')}; rerun the preprocessing")  # fmt: skip
+        raise ValueError(
+            f"{info.summary['source']}: does not match the saved test split "
+            f"{info.path('test')}; rerun the preprocessing"
+        )
     return nt.x[pos], nt.ghost[pos], {k: v[pos] for k, v in nt.kin.items()}
 
 
@@ -319,8 +419,13 @@ def baselines(info: DatasetInfo, x_test: np.ndarray, seed: int = 0) -> dict[str,
 
     feats = feature_names(info.track)
     tr = info.load("train")
-    bdt = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.1, early_stopping=True,
-                                         validation_fraction=0.15, random_state=seed)  # fmt: skip
+    bdt = HistGradientBoostingClassifier(
+        max_iter=300,
+        learning_rate=0.1,
+        early_stopping=True,
+        validation_fraction=0.15,
+        random_state=seed,
+    )
     bdt.fit(raw_features(info, "train"), tr.y, sample_weight=tr.w)
     chi2 = x_test[:, feats.index("chi2")] / np.maximum(x_test[:, feats.index("ndof")], 1)
     return {"BDT": 1.0 - bdt.predict_proba(x_test)[:, 1], "χ²/ndof cut": -chi2}

@@ -112,20 +112,28 @@ def prepare(
         baselines = [_baselines(a, simulated) for a in raw]
         for name in baselines[0]:
             arrays[f"{key}_{name}"] = np.concatenate([b[name] for b in baselines])
-        arrays |= {f"{key}_items": ds.items.numpy(), f"{key}_offsets": ds.offsets.numpy(),
-                   f"{key}_features": ds.features.numpy(), f"{key}_y": ds.y.numpy(),
-                   f"{key}_w": ds.w.numpy()}  # fmt: skip
+        arrays |= {
+            f"{key}_items": ds.items.numpy(),
+            f"{key}_offsets": ds.offsets.numpy(),
+            f"{key}_features": ds.features.numpy(),
+            f"{key}_y": ds.y.numpy(),
+            f"{key}_w": ds.w.numpy(),
+        }
         counts[f"{key}_tracks"] = len(ds)
     tr, va, te = data.split_indices(counts["mc_tracks"], (0.6, 0.2, 0.2), seed, arrays["mc_y"])
     arrays |= {"train": tr, "val": va, "test": te}
     counts |= {"train": len(tr), "val": len(va), "test": len(te)}
     # normalisation: training split only
-    train_hits = SequenceDataset(arrays["mc_items"], arrays["mc_offsets"], arrays["mc_features"],
-                                 arrays["mc_y"]).subset(tr)  # fmt: skip
-    norm = {"hits": Standardizer.fit(train_hits.items.numpy(), feat.HIT_FEATURES).to_dict(),
-            "tracks": Standardizer.fit(train_hits.features.numpy(),
-                                       feat.TRACK_FEATURES).to_dict(),
-            "source": str(path), "simulated": simulated, "config": config}  # fmt: skip
+    train_hits = SequenceDataset(
+        arrays["mc_items"], arrays["mc_offsets"], arrays["mc_features"], arrays["mc_y"]
+    ).subset(tr)
+    norm = {
+        "hits": Standardizer.fit(train_hits.items.numpy(), feat.HIT_FEATURES).to_dict(),
+        "tracks": Standardizer.fit(train_hits.features.numpy(), feat.TRACK_FEATURES).to_dict(),
+        "source": str(path),
+        "simulated": simulated,
+        "config": config,
+    }
     if _stored_config(out) != config:  # products of an earlier configuration are stale now
         (out / SCORES).unlink(missing_ok=True)
         # the model and its checkpoint go; the MLflow store keeps the record of the old runs
@@ -151,8 +159,12 @@ class Prepared:
 
 
 def _config(n_tracks: int, seed: int, data_path, min_hits: int) -> dict[str, Any]:
-    return {"n_tracks": int(n_tracks), "seed": int(seed), "data_path": str(data_path or ""),
-            "min_hits": int(min_hits)}  # fmt: skip
+    return {
+        "n_tracks": int(n_tracks),
+        "seed": int(seed),
+        "data_path": str(data_path or ""),
+        "min_hits": int(min_hits),
+    }
 
 
 def _stored_config(out: Path) -> dict[str, Any] | None:
@@ -177,8 +189,13 @@ def load_prepared(
     norm = json.loads((out / NORMALIZATION).read_text())
 
     def ds(key: str) -> SequenceDataset:
-        return SequenceDataset(a[f"{key}_items"], a[f"{key}_offsets"], a[f"{key}_features"],
-                               a[f"{key}_y"], a[f"{key}_w"])  # fmt: skip
+        return SequenceDataset(
+            a[f"{key}_items"],
+            a[f"{key}_offsets"],
+            a[f"{key}_features"],
+            a[f"{key}_y"],
+            a[f"{key}_w"],
+        )
 
     mc = ds("mc")
     has_data = "data_items" in a
@@ -186,11 +203,16 @@ def load_prepared(
     baselines = {"test": {n: a[f"mc_{n}"][a["test"]] for n in names}}
     if has_data:
         baselines["data"] = {n: a[f"data_{n}"] for n in names if f"data_{n}" in a}
-    return Prepared(train=mc.subset(a["train"]), val=mc.subset(a["val"]), test=mc.subset(a["test"]),
-                    data=ds("data") if has_data else None, baselines=baselines,
-                    hits=Standardizer.from_dict(norm["hits"]),
-                    tracks=Standardizer.from_dict(norm["tracks"]),
-                    simulated=bool(norm["simulated"]))  # fmt: skip
+    return Prepared(
+        train=mc.subset(a["train"]),
+        val=mc.subset(a["val"]),
+        test=mc.subset(a["test"]),
+        data=ds("data") if has_data else None,
+        baselines=baselines,
+        hits=Standardizer.from_dict(norm["hits"]),
+        tracks=Standardizer.from_dict(norm["tracks"]),
+        simulated=bool(norm["simulated"]),
+    )
 
 
 def build_model(p: Prepared, hidden: int = 64, head: tuple[int, ...] = (128,)) -> HitLSTM:
@@ -201,8 +223,11 @@ def build_model(p: Prepared, hidden: int = 64, head: tuple[int, ...] = (128,)) -
 
 def loaders(p: Prepared, batch_size: int = 256) -> dict[str, Any]:
     """Batch loaders for train (shuffled), val and test (and data, if present)."""
-    out = {"train": data.batch_loader(p.train, batch_size, shuffle=True),
-           "val": data.batch_loader(p.val, 1024), "test": data.batch_loader(p.test, 1024)}  # fmt: skip
+    out = {
+        "train": data.batch_loader(p.train, batch_size, shuffle=True),
+        "val": data.batch_loader(p.val, 1024),
+        "test": data.batch_loader(p.test, 1024),
+    }
     if p.data is not None:
         out["data"] = data.batch_loader(p.data, 1024)
     return out
@@ -231,11 +256,24 @@ def train(
     _train.set_seed(seed)
     model = build_model(p, hidden=hidden)
     ld = loaders(p, batch_size)
-    history = _train.fit(model, {"train": ld["train"], "val": ld["val"]}, epochs=epochs, lr=lr,
-                         seed=seed, device=device, out_dir=out / MODEL_DIR, resume=resume,
-                         experiment="trt", progress=progress,
-                         params={"hidden": hidden, "batch_size": batch_size,
-                                 "n_train": len(p.train), "simulated": p.simulated})  # fmt: skip
+    history = _train.fit(
+        model,
+        {"train": ld["train"], "val": ld["val"]},
+        epochs=epochs,
+        lr=lr,
+        seed=seed,
+        device=device,
+        out_dir=out / MODEL_DIR,
+        resume=resume,
+        experiment="trt",
+        progress=progress,
+        params={
+            "hidden": hidden,
+            "batch_size": batch_size,
+            "n_train": len(p.train),
+            "simulated": p.simulated,
+        },
+    )
     save_scores(model, p, out, device)
     return model, history, p
 
@@ -250,8 +288,11 @@ def save_scores(
         if key not in ld:
             continue
         s, y = _train.predict(model, ld[key], device, progress=True)
-        arrays |= {f"{key}_lstm": s, f"{key}_y": y,
-                   f"{key}_w": (p.test if key == "test" else p.data).w.numpy()}  # fmt: skip
+        arrays |= {
+            f"{key}_lstm": s,
+            f"{key}_y": y,
+            f"{key}_w": (p.test if key == "test" else p.data).w.numpy(),
+        }
         arrays |= {f"{key}_{n}": v for n, v in p.baselines.get(key, {}).items()}
     return io.save_arrays(Path(out_dir) / SCORES, **arrays)
 

@@ -59,10 +59,18 @@ KINEMATICS = ("p", "eta")
 #: Scales s of the signed-log compression sign(x)·ln(1 + |x|/s) applied before the min-max
 #: scaling to the long-tailed features (units of the feature; about the core resolution).
 TAIL_SCALES: dict[str, float] = {
-    "chi2": 1.0, "pr_match_chi2": 1.0, "pr_seed_chi2": 1.0, "pr_forward_quality": 0.01,
-    "best_pt": 100.0, "qop": 1e-5, "first_qop": 1e-5, "pr_match_dx": 1.0, "pr_match_dy": 1.0,
-    "pr_match_dtx": 1e-3, "pr_match_dty": 1e-4,
-}  # fmt: skip
+    "chi2": 1.0,
+    "pr_match_chi2": 1.0,
+    "pr_seed_chi2": 1.0,
+    "pr_forward_quality": 0.01,
+    "best_pt": 100.0,
+    "qop": 1e-5,
+    "first_qop": 1e-5,
+    "pr_match_dx": 1.0,
+    "pr_match_dy": 1.0,
+    "pr_match_dtx": 1e-3,
+    "pr_match_dty": 1e-4,
+}
 #: Axis labels (with units) of the features and kinematics.
 LABELS: dict[str, str] = {
     "best_pt": r"$p_\mathrm{T}$ [MeV/$c$]",
@@ -132,10 +140,12 @@ def read_ntuple(path: str | os.PathLike, track: str, tree: str = TREE) -> Ntuple
     missing = [b for b in (*feats, "ghost") if b not in t]
     if missing:
         other = [o for o in FEATURES if o != track and all(b in t for b in FEATURES[o])]
-        hint = f"; the file has the {other[0]!r} feature set: use --track {other[0]}" if other \
-            else ""  # fmt: skip
-        raise io.SchemaError(f"{path}: tree {tree!r} lacks branch(es) {missing} needed for "
-                             f"--track {track}{hint}")  # fmt: skip
+        hint = (
+            f"; the file has the {other[0]!r} feature set: use --track {other[0]}" if other else ""
+        )
+        raise io.SchemaError(
+            f"{path}: tree {tree!r} lacks branch(es) {missing} needed for --track {track}{hint}"
+        )
     extra = [k for k in KINEMATICS if k in t]
     arr = io.read_tree(path, tree, [*feats, "ghost", *extra], finite=False)
     x = np.stack([np.asarray(arr[f], dtype=np.float64) for f in feats], 1)
@@ -147,15 +157,24 @@ def read_ntuple(path: str | os.PathLike, track: str, tree: str = TREE) -> Ntuple
     ghost = ghost[good]
     bad = np.setdiff1d(np.unique(ghost), [0, 1])
     if len(bad):
-        raise ValueError(f"{path}: branch 'ghost' holds {bad[:5].tolist()}; expected 0 (real) "
-                         "or 1 (ghost)")  # fmt: skip
+        raise ValueError(
+            f"{path}: branch 'ghost' holds {bad[:5].tolist()}; expected 0 (real) or 1 (ghost)"
+        )
     kin = {k: np.asarray(arr[k], dtype=np.float64)[good] for k in extra}
     qop = x[good, feats.index("qop")]
     with np.errstate(divide="ignore"):
         kin.setdefault("p", 1.0 / np.abs(qop))
     kin["pt"] = x[good, feats.index("best_pt")]
-    return Ntuple(path, track, x[good].astype(np.float32), ghost.astype(np.int8),
-                  np.flatnonzero(good), kin, len(good), n_nan)  # fmt: skip
+    return Ntuple(
+        path,
+        track,
+        x[good].astype(np.float32),
+        ghost.astype(np.int8),
+        np.flatnonzero(good),
+        kin,
+        len(good),
+        n_nan,
+    )
 
 
 @dataclass
@@ -215,8 +234,9 @@ def _balance(idx: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.nda
     """Undersample the majority class of ``y[idx]`` to the size of the minority class."""
     pos, neg = idx[y[idx] == 1], idx[y[idx] == 0]
     n = min(len(pos), len(neg))
-    return np.sort(np.concatenate([rng.choice(pos, n, replace=False),
-                                   rng.choice(neg, n, replace=False)]))  # fmt: skip
+    return np.sort(
+        np.concatenate([rng.choice(pos, n, replace=False), rng.choice(neg, n, replace=False)])
+    )
 
 
 def make_dataset(
@@ -264,8 +284,10 @@ def make_dataset(
     n_ghost = int(nt.ghost.sum())
     if n_ghost in (0, len(nt.ghost)):
         what = "no ghost" if n_ghost == 0 else "only ghosts"
-        raise ValueError(f"{path}: branch 'ghost' holds {what} ({n_ghost} ghosts in "
-                         f"{len(nt.ghost)} tracks): need both ghost and real tracks")  # fmt: skip
+        raise ValueError(
+            f"{path}: branch 'ghost' holds {what} ({n_ghost} ghosts in "
+            f"{len(nt.ghost)} tracks): need both ghost and real tracks"
+        )
     rng = np.random.default_rng(seed)
     keep = np.arange(len(nt.ghost))
     if fraction < 1.0:
@@ -273,15 +295,22 @@ def make_dataset(
     from hepnb.data import split_indices
 
     y = nt.ghost
-    parts = dict(zip(SPLITS, (keep[i] for i in split_indices(len(keep), seed=seed,
-                                                             stratify=y[keep])), strict=True))  # fmt: skip
+    parts = dict(
+        zip(
+            SPLITS,
+            (keep[i] for i in split_indices(len(keep), seed=seed, stratify=y[keep])),
+            strict=True,
+        )
+    )
     if balance == "undersample":
         for s in ("train", "valid"):
             parts[s] = _balance(parts[s], y, rng)
     for s, idx in parts.items():
         if len(np.unique(y[idx])) < 2:
-            raise ValueError(f"{path}: the {s} split has {len(idx)} tracks and not both classes;"
-                             " use a larger sample or fraction")  # fmt: skip
+            raise ValueError(
+                f"{path}: the {s} split has {len(idx)} tracks and not both classes;"
+                " use a larger sample or fraction"
+            )
     norm = None
     if normalize:
         unknown = sorted(set(tail_scales or {}) - set(feats))
@@ -292,32 +321,49 @@ def make_dataset(
         offset, scale = xt.min(0), xt.max(0) - xt.min(0)
         scale[scale <= 0] = 1.0
         norm = Normalization(slog, offset, scale)
-        io.atomic_write_json(_norm_path(out_dir, prefix, track),
-                             {"features": list(feats), "slog_scale": slog.tolist(),
-                              "offset": offset.tolist(), "scale": scale.tolist(),
-                              "method": "x → sign(x) ln(1 + |x|/slog_scale) where slog_scale > "
-                                        "0, then (x − offset)/scale, min-max on the train split"})  # fmt: skip
+        io.atomic_write_json(
+            _norm_path(out_dir, prefix, track),
+            {
+                "features": list(feats),
+                "slog_scale": slog.tolist(),
+                "offset": offset.tolist(),
+                "scale": scale.tolist(),
+                "method": "x → sign(x) ln(1 + |x|/slog_scale) where slog_scale > "
+                "0, then (x − offset)/scale, min-max on the train split",
+            },
+        )
     else:
         _norm_path(out_dir, prefix, track).unlink(missing_ok=True)
     for s, idx in parts.items():
         x = nt.x[idx]
         if norm is not None:
             x = norm.apply(x)
-        arrays = {"x": x, "y": y[idx], "row": nt.row[idx],
-                  **{f"kin_{k}": v[idx] for k, v in nt.kin.items()}}  # fmt: skip
+        arrays = {
+            "x": x,
+            "y": y[idx],
+            "row": nt.row[idx],
+            **{f"kin_{k}": v[idx] for k, v in nt.kin.items()},
+        }
         if balance == "weight" and s != "test":
             frac = y[idx].mean()
             arrays["w"] = np.where(y[idx] == 1, 0.5 / frac, 0.5 / (1 - frac)).astype(np.float32)
         with io.atomic_path(_split_path(out_dir, prefix, track, s)) as tmp, open(tmp, "wb") as f:
             np.savez(f, **arrays)
     summary = {
-        "source": str(Path(path).resolve()), "track": track, "features": list(feats),
-        "n_read": nt.n_read, "n_nan_removed": nt.n_nan, "n_used": len(keep),
-        "fraction": fraction, "ghost_fraction": float(y[keep].mean()), "balance": balance,
-        "normalize": normalize, "tail_scales": dict(tail_scales or {}) if normalize else {},
+        "source": str(Path(path).resolve()),
+        "track": track,
+        "features": list(feats),
+        "n_read": nt.n_read,
+        "n_nan_removed": nt.n_nan,
+        "n_used": len(keep),
+        "fraction": fraction,
+        "ghost_fraction": float(y[keep].mean()),
+        "balance": balance,
+        "normalize": normalize,
+        "tail_scales": dict(tail_scales or {}) if normalize else {},
         "seed": seed,
         "counts": {s: {"n": len(idx), "n_ghost": int(y[idx].sum())} for s, idx in parts.items()},
-    }  # fmt: skip
+    }
     info = DatasetInfo(Path(out_dir), track, prefix, summary)
     io.atomic_write_json(info.summary_path, summary)
     if plot:
@@ -328,8 +374,13 @@ def make_dataset(
         fig = plot_features(nt.x[keep], y[keep], feats)
         save(fig, Path(out_dir) / f"{prefix}_{track}_features.png")
         plt.close(fig)
-    log.info("%s: %d tracks (%d NaN rows removed) → %s", path, len(keep), nt.n_nan,
-             {s: len(i) for s, i in parts.items()})  # fmt: skip
+    log.info(
+        "%s: %d tracks (%d NaN rows removed) → %s",
+        path,
+        len(keep),
+        nt.n_nan,
+        {s: len(i) for s, i in parts.items()},
+    )
     return info
 
 
@@ -343,8 +394,9 @@ def load_split(out_dir: str | os.PathLike, track: str, split: str, prefix: str =
         raise FileNotFoundError(f"{path}: no such dataset file; run make_dataset first")
     with np.load(path) as f:
         if f["x"].shape[1] != len(feats):
-            raise ValueError(f"{path}: {f['x'].shape[1]} features, expected {len(feats)} for "
-                             f"--track {track}")  # fmt: skip
+            raise ValueError(
+                f"{path}: {f['x'].shape[1]} features, expected {len(feats)} for --track {track}"
+            )
         kin = {k[4:]: f[k] for k in f.files if k.startswith("kin_")}
         return Split(f["x"], f["y"], f["row"], kin, feats, f["w"] if "w" in f.files else None)
 
@@ -394,10 +446,15 @@ def load_normalization(
         return None
     d = json.loads(path.read_text())
     if d["features"] != list(feature_names(track)):
-        raise ValueError(f"{path}: normalisation for features {d['features']}, expected "
-                         f"{list(feature_names(track))}")  # fmt: skip
-    return Normalization(np.asarray(d.get("slog_scale", np.zeros(len(d["offset"])))),
-                         np.asarray(d["offset"]), np.asarray(d["scale"]))  # fmt: skip
+        raise ValueError(
+            f"{path}: normalisation for features {d['features']}, expected "
+            f"{list(feature_names(track))}"
+        )
+    return Normalization(
+        np.asarray(d.get("slog_scale", np.zeros(len(d["offset"])))),
+        np.asarray(d["offset"]),
+        np.asarray(d["scale"]),
+    )
 
 
 def plot_features(x: np.ndarray, ghost: np.ndarray, names: Sequence[str], ncols: int = 4):
@@ -424,8 +481,7 @@ def plot_features(x: np.ndarray, ghost: np.ndarray, names: Sequence[str], ncols:
         integer = np.array_equal(v, np.round(v)) and hi - lo < 60
         edges = np.arange(np.floor(lo), hi + 1.0) - 0.5 if integer else np.linspace(lo, hi, 41)
         for cls, lab in ((0, "real"), (1, "ghost")):
-            ax.hist(v[ghost == cls], bins=edges, density=True, histtype="step", lw=1.5,
-                    label=lab)  # fmt: skip
+            ax.hist(v[ghost == cls], bins=edges, density=True, histtype="step", lw=1.5, label=lab)
         ax.set_xlabel(LABELS.get(name, name), fontsize="small")
         ax.set_ylabel("normalised entries", fontsize="small")
         ax.tick_params(labelsize="x-small")
@@ -445,23 +501,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     [--normalize] [--plot] [--balance weight]``: the dataset step from the command line."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m hepnb.features.ghost",
-                                 description="ghost-track dataset step (make_dataset)")  # fmt: skip
+    ap = argparse.ArgumentParser(
+        prog="python -m hepnb.features.ghost", description="ghost-track dataset step (make_dataset)"
+    )
     ap.add_argument("-f", "--file", required=True, help="ROOT file (kalman_ip_tree)")
     ap.add_argument("--output", required=True, help="output folder")
     ap.add_argument("--track", required=True, choices=list(FEATURES), help="feature set")
     ap.add_argument("--fraction", type=float, default=1.0, help="fraction of the data to use")
     ap.add_argument("--normalize", action="store_true", help="min-max scale to [0, 1]")
-    ap.add_argument("--log-tails", action="store_true",
-                    help="with --normalize: signed-log compress the long-tailed features")  # fmt: skip
+    ap.add_argument(
+        "--log-tails",
+        action="store_true",
+        help="with --normalize: signed-log compress the long-tailed features",
+    )
     ap.add_argument("--balance", default="undersample", choices=["undersample", "weight", "none"])
     ap.add_argument("--plot", action="store_true", help="histogram every feature")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--prefix", default="ghost", help="file-name prefix")
     a = ap.parse_args(argv)
-    info = make_dataset(a.file, a.output, a.track, fraction=a.fraction, normalize=a.normalize,
-                        tail_scales=tail_scales(a.track) if a.log_tails else None, balance=a.balance,
-                        seed=a.seed, plot=a.plot, prefix=a.prefix)  # fmt: skip
+    info = make_dataset(
+        a.file,
+        a.output,
+        a.track,
+        fraction=a.fraction,
+        normalize=a.normalize,
+        tail_scales=tail_scales(a.track) if a.log_tails else None,
+        balance=a.balance,
+        seed=a.seed,
+        plot=a.plot,
+        prefix=a.prefix,
+    )
     print(json.dumps(info.summary, indent=1))
     return 0
 

@@ -21,27 +21,69 @@ DATA_TREES: tuple[str, ...] = ("electron_probes", "muon_probes")
 
 #: Per-track branches (MeV, rad).
 TRACK_BRANCHES: tuple[str, ...] = (
-    "weight", "pdgId", "trkOcc", "truthMass", "p", "pT", "eta", "phi", "theta", "eProbHT",
-    "nTRThits", "nArhits", "nXehits", "nHThits", "sumToT", "sumL",
-)  # fmt: skip
+    "weight",
+    "pdgId",
+    "trkOcc",
+    "truthMass",
+    "p",
+    "pT",
+    "eta",
+    "phi",
+    "theta",
+    "eProbHT",
+    "nTRThits",
+    "nArhits",
+    "nXehits",
+    "nHThits",
+    "sumToT",
+    "sumL",
+)
 #: Per-hit branches (``std::vector`` in the real ntuples; mm, ns).
 HIT_BRANCHES: tuple[str, ...] = (
-    "hit_HTMB", "hit_gasType", "hit_bec", "hit_layer", "hit_strawlayer", "hit_strawnumber",
-    "hit_drifttime", "hit_tot", "hit_T0", "hit_localTheta", "hit_localPhi", "hit_HitZ",
-    "hit_HitR", "hit_rTrkWire", "hit_L",
-)  # fmt: skip
+    "hit_HTMB",
+    "hit_gasType",
+    "hit_bec",
+    "hit_layer",
+    "hit_strawlayer",
+    "hit_strawnumber",
+    "hit_drifttime",
+    "hit_tot",
+    "hit_T0",
+    "hit_localTheta",
+    "hit_localPhi",
+    "hit_HitZ",
+    "hit_HitR",
+    "hit_rTrkWire",
+    "hit_L",
+)
 
 #: Hit features of the published RNN, in sequence order along the track.
 HIT_FEATURES: tuple[str, ...] = (
-    "hit_HTMB", "hit_gasType", "hit_tot", "hit_L", "hit_rTrkWire", "hit_HitZ", "hit_HitR",
-)  # fmt: skip
+    "hit_HTMB",
+    "hit_gasType",
+    "hit_tot",
+    "hit_L",
+    "hit_rTrkWire",
+    "hit_HitZ",
+    "hit_HitR",
+)
 #: Track features of the published RNN (p and pT enter as log10 of MeV).
 TRACK_FEATURES: tuple[str, ...] = ("trkOcc", "p", "pT", "nXehits", "fAr", "fHTMB", "PHF")
 #: Branches needed to build :data:`HIT_FEATURES` and :data:`TRACK_FEATURES`.
 FEATURE_BRANCHES: tuple[str, ...] = (
-    "trkOcc", "p", "pT", "eta", "nTRThits", "nArhits", "nXehits", "nHThits", "eProbHT",
-    "weight", "hit_drifttime", *HIT_FEATURES,
-)  # fmt: skip
+    "trkOcc",
+    "p",
+    "pT",
+    "eta",
+    "nTRThits",
+    "nArhits",
+    "nXehits",
+    "nHThits",
+    "eProbHT",
+    "weight",
+    "hit_drifttime",
+    *HIT_FEATURES,
+)
 #: A hit is a precision hit when its drift radius agrees with the track-to-wire distance
 #: within this tolerance (mm); ≈2.5 σ of the TRT drift-circle resolution (≈130 μm).
 PRECISION_TOLERANCE_MM = 0.3
@@ -101,8 +143,9 @@ def drop_short(arrays: ak.Array, min_hits: int = 5) -> ak.Array:
     n_hits = ak.num(arrays["hit_HTMB"])
     keep = ak.to_numpy(n_hits >= min_hits)
     if (~keep).any():
-        log.warning("dropped %d of %d tracks with fewer than %d hits", (~keep).sum(), len(keep),
-                    min_hits)  # fmt: skip
+        log.warning(
+            "dropped %d of %d tracks with fewer than %d hits", (~keep).sum(), len(keep), min_hits
+        )
         return arrays[keep]
     return arrays
 
@@ -161,8 +204,10 @@ def hit_features(
         c = ak.to_numpy(ak.num(a[features[0]]))
         for f in features[1:]:
             if not np.array_equal(ak.to_numpy(ak.num(a[f])), c):
-                raise io.SchemaError(f"hit branch {f!r} has a different number of hits per "
-                                     f"track than {features[0]!r}")  # fmt: skip
+                raise io.SchemaError(
+                    f"hit branch {f!r} has a different number of hits per "
+                    f"track than {features[0]!r}"
+                )
         counts.append(c)
     offsets = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
     items = np.empty((offsets[-1], len(features)), dtype=np.float32)
@@ -184,9 +229,13 @@ def to_dataset(arrays: ak.Array | Sequence[ak.Array], min_hits: int = 5) -> Sequ
         raise ValueError(f"no track has at least {min_hits} hits")
     items, offsets = hit_features(parts)
     cat = np.concatenate
-    return SequenceDataset(items, offsets, cat([track_features(a) for a in parts]),
-                           cat([ak.to_numpy(a["y"]) for a in parts]),
-                           cat([ak.to_numpy(a["weight"]) for a in parts]))  # fmt: skip
+    return SequenceDataset(
+        items,
+        offsets,
+        cat([track_features(a) for a in parts]),
+        cat([ak.to_numpy(a["y"]) for a in parts]),
+        cat([ak.to_numpy(a["weight"]) for a in parts]),
+    )
 
 
 def ht_onset(

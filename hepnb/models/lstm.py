@@ -57,9 +57,14 @@ class HitLSTM(nn.Module):
         if mode not in ("packed", "padded") or (mode == "padded" and bidirectional):
             raise ValueError(f"mode={mode!r}: expected 'packed', or 'padded' (unidirectional)")
         self.mode = mode
-        self.lstm = nn.LSTM(hit_features, hidden, num_layers=num_layers, batch_first=True,
-                            dropout=dropout if num_layers > 1 else 0.0,
-                            bidirectional=bidirectional)  # fmt: skip
+        self.lstm = nn.LSTM(
+            hit_features,
+            hidden,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+        )
         layers: list[nn.Module] = []
         width = hidden * (2 if bidirectional else 1) + track_features
         for h in head:

@@ -101,8 +101,10 @@ class MLP(nn.Module):
         return out.squeeze(-1) if self.out_features == 1 else out
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_features}, hidden={list(self.widths)}, "
-                f"activation={self.activation!r}, batch_norm={self.batch_norm})")  # fmt: skip
+        return (
+            f"{self.__class__.__name__}({self.in_features}, hidden={list(self.widths)}, "
+            f"activation={self.activation!r}, batch_norm={self.batch_norm})"
+        )
 
 
 class MinMaxScaler(nn.Module):
@@ -117,8 +119,10 @@ class MinMaxScaler(nn.Module):
         offset = torch.as_tensor(np.asarray(offset, dtype=np.float32))
         scale = torch.as_tensor(np.asarray(scale, dtype=np.float32))
         if offset.shape != scale.shape or offset.ndim != 1:
-            raise ValueError(f"offset {tuple(offset.shape)} and scale {tuple(scale.shape)} must "
-                             "be 1D of the same length")  # fmt: skip
+            raise ValueError(
+                f"offset {tuple(offset.shape)} and scale {tuple(scale.shape)} must "
+                "be 1D of the same length"
+            )
         if not torch.all(scale > 0):
             raise ValueError("scale must be positive for every feature")
         self.register_buffer("offset", offset)
@@ -141,8 +145,12 @@ class SignedLog(nn.Module):
         scale = np.asarray(scale, dtype=np.float32)
         if scale.ndim != 1 or (scale < 0).any():
             raise ValueError("scale must be a 1D array of non-negative values")
-        self.register_buffer("inv_scale", torch.as_tensor(np.where(scale > 0, 1 / np.where(
-            scale > 0, scale, 1), 0).astype(np.float32)))  # fmt: skip
+        self.register_buffer(
+            "inv_scale",
+            torch.as_tensor(
+                np.where(scale > 0, 1 / np.where(scale > 0, scale, 1), 0).astype(np.float32)
+            ),
+        )
         self.register_buffer("active", torch.as_tensor(scale > 0))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -171,6 +179,7 @@ def ghost_mlp(network: int, in_features: int, **kwargs) -> MLP:
     ``kwargs`` go to :class:`MLP` (``hidden``, ``n_layers``, ``activation``, ``dropout``).
     """
     if network not in (0, 1):
-        raise ValueError(f"network={network!r}: expected 0 (no normalisation layer) or 1 "
-                         "(BatchNorm front)")  # fmt: skip
+        raise ValueError(
+            f"network={network!r}: expected 0 (no normalisation layer) or 1 (BatchNorm front)"
+        )
     return MLP(in_features, batch_norm=network == 1, **kwargs)

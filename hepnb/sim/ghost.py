@@ -93,12 +93,32 @@ log = logging.getLogger(__name__)
 TREE = "kalman_validator/kalman_ip_tree"
 #: Feature branches per track type (the design's feature sets).
 FEATURES: dict[str, tuple[str, ...]] = {
-    "forward": ("best_pt", "chi2", "first_qop", "n_scifi", "n_velo", "ndof",
-                "pr_forward_quality", "qop"),
-    "matching": ("best_pt", "chi2", "first_qop", "n_scifi", "n_velo", "ndof", "pr_match_chi2",
-                 "pr_match_dtx", "pr_match_dty", "pr_match_dx", "pr_match_dy", "pr_seed_chi2",
-                 "qop"),
-}  # fmt: skip
+    "forward": (
+        "best_pt",
+        "chi2",
+        "first_qop",
+        "n_scifi",
+        "n_velo",
+        "ndof",
+        "pr_forward_quality",
+        "qop",
+    ),
+    "matching": (
+        "best_pt",
+        "chi2",
+        "first_qop",
+        "n_scifi",
+        "n_velo",
+        "ndof",
+        "pr_match_chi2",
+        "pr_match_dtx",
+        "pr_match_dty",
+        "pr_match_dx",
+        "pr_match_dy",
+        "pr_seed_chi2",
+        "qop",
+    ),
+}
 #: Branches the simulator writes beyond the Allen ones (not features; for plots and checks).
 EXTRA_BRANCHES: dict[str, str] = {
     "p": "reconstructed momentum 1/|qop| (MeV)",
@@ -114,8 +134,9 @@ EXTRA_BRANCHES: dict[str, str] = {
 #: VELO station z positions (mm).
 VELO_Z = np.r_[np.arange(-275.0, 276.0, 25.0), [450.0, 600.0, 750.0]]
 #: SciFi layer z positions (mm): T1, T2, T3 with layers x, u, v, x.
-SCIFI_Z = np.array([7826.0, 7896.0, 7966.0, 8036.0, 8508.0, 8578.0, 8648.0, 8718.0,
-                    9193.0, 9263.0, 9333.0, 9403.0])  # fmt: skip
+SCIFI_Z = np.array(
+    [7826.0, 7896.0, 7966.0, 8036.0, 8508.0, 8578.0, 8648.0, 8718.0, 9193.0, 9263.0, 9333.0, 9403.0]
+)
 #: SciFi stereo angles (rad): 0 for x layers, ±5° for u/v.
 SCIFI_ALPHA = np.deg2rad(np.tile([0.0, 5.0, -5.0, 0.0], 3))
 X_LAYERS = np.flatnonzero(SCIFI_ALPHA == 0)
@@ -251,8 +272,9 @@ class Particles:
     @staticmethod
     def concat(parts: Sequence[Particles]) -> Particles:
         """All particles of ``parts`` in one set."""
-        return Particles(*(np.concatenate([getattr(p, f) for p in parts])
-                           for f in _PARTICLE_FIELDS))  # fmt: skip
+        return Particles(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in _PARTICLE_FIELDS)
+        )
 
     def __len__(self) -> int:
         return len(self.pid)
@@ -263,8 +285,9 @@ class Particles:
         return 1.0 / np.abs(self.qop)
 
     @classmethod
-    def from_kinematics(cls, event, p, eta, phi, charge, x0=0.0, y0=0.0, z0=0.0, pid=None,
-                        species=None):  # fmt: skip
+    def from_kinematics(
+        cls, event, p, eta, phi, charge, x0=0.0, y0=0.0, z0=0.0, pid=None, species=None
+    ):
         """Build from momentum (MeV), η, φ (rad) and charge (±1); arrays broadcast.
 
         ``species`` defaults to "stable" (no decay, no interaction).
@@ -275,8 +298,17 @@ class Particles:
         tan_theta = 1.0 / np.sinh(eta)
         pid = np.arange(1, len(p) + 1) if pid is None else np.asarray(pid)
         sp = None if species is None else np.broadcast_to(species, p.shape).astype(np.int64)
-        return cls(event.astype(np.int64), pid.astype(np.int64), x0.copy(), y0.copy(), z0.copy(),
-                   tan_theta * np.cos(phi), tan_theta * np.sin(phi), charge / p, sp)  # fmt: skip
+        return cls(
+            event.astype(np.int64),
+            pid.astype(np.int64),
+            x0.copy(),
+            y0.copy(),
+            z0.copy(),
+            tan_theta * np.cos(phi),
+            tan_theta * np.sin(phi),
+            charge / p,
+            sp,
+        )
 
 
 #: Particle species: name, mass (MeV), cτ (mm; inf = stable), abundance among primaries.
@@ -318,15 +350,23 @@ def generate_particles(
     p, eta, phi, q = kin(len(ev_p))
     abundance = np.array([sp[3] for sp in SPECIES])
     species = rng.choice(len(SPECIES), len(ev_p), p=abundance / abundance.sum())
-    prim = Particles.from_kinematics(ev_p, p, eta, phi, q, pv_xy[0][ev_p], pv_xy[1][ev_p],
-                                     pv_z[ev_p], species=species)  # fmt: skip
+    prim = Particles.from_kinematics(
+        ev_p, p, eta, phi, q, pv_xy[0][ev_p], pv_xy[1][ev_p], pv_z[ev_p], species=species
+    )
     # secondaries: born at z_s on a parent direction, opening angle ~ 30 mrad
     p, eta, phi, q = kin(len(ev_s))
     parent = Particles.from_kinematics(ev_s, p, eta, phi, q)
     zs = rng.uniform(*cfg.secondary_z, len(ev_s))
-    sec = Particles(ev_s, ev_s * 0, parent.tx * zs, parent.ty * zs, zs,
-                    parent.tx + rng.normal(0, 0.03, len(ev_s)),
-                    parent.ty + rng.normal(0, 0.03, len(ev_s)), parent.qop * 0.5)  # fmt: skip
+    sec = Particles(
+        ev_s,
+        ev_s * 0,
+        parent.tx * zs,
+        parent.ty * zs,
+        zs,
+        parent.tx + rng.normal(0, 0.03, len(ev_s)),
+        parent.ty + rng.normal(0, 0.03, len(ev_s)),
+        parent.qop * 0.5,
+    )
     out = Particles.concat([prim, sec])
     out = out.take(np.argsort(out.event, kind="stable"))
     out.event += event_offset
@@ -392,12 +432,24 @@ class _Trajectory:
             return a[col]
 
         s0, s1 = z < c(self.zs), z < c(self.zk)
-        x = np.where(s0, c(self.x0) + c(self.tx0) * (z - c(self.z0)),
-                     np.where(s1, c(self.xs) + c(self.tx1) * (z - c(self.zs)),
-                              c(self.xk) + c(self.tx2) * (z - c(self.zk))))  # fmt: skip
-        y = np.where(s0, c(self.y0) + c(self.ty0) * (z - c(self.z0)),
-                     np.where(s1, c(self.ys) + c(self.ty1) * (z - c(self.zs)),
-                              c(self.yk) + c(self.ty2) * (z - c(self.zk))))  # fmt: skip
+        x = np.where(
+            s0,
+            c(self.x0) + c(self.tx0) * (z - c(self.z0)),
+            np.where(
+                s1,
+                c(self.xs) + c(self.tx1) * (z - c(self.zs)),
+                c(self.xk) + c(self.tx2) * (z - c(self.zk)),
+            ),
+        )
+        y = np.where(
+            s0,
+            c(self.y0) + c(self.ty0) * (z - c(self.z0)),
+            np.where(
+                s1,
+                c(self.ys) + c(self.ty1) * (z - c(self.zs)),
+                c(self.yk) + c(self.ty2) * (z - c(self.zk)),
+            ),
+        )
         tx = np.where(s0, c(self.tx0), np.where(s1, c(self.tx1), c(self.tx2)))
         ty = np.where(s0, c(self.ty0), np.where(s1, c(self.ty1), c(self.ty2)))
         return x, y, tx, ty
@@ -419,14 +471,16 @@ def _trajectory(parts: Particles, cfg: GhostConfig, rng: np.random.Generator) ->
     xk, yk = xs + tx1 * (zk - zs), ys + ty1 * (zk - zs)
     tx2 = np.where(kicked, tx1 + dtx, tx1)
     ty2 = np.where(kicked, cfg.ty_after(ty1, dtx), ty1)
-    return _Trajectory(parts.z0, parts.x0, parts.y0, parts.tx, parts.ty, zs, xs, ys, tx1, ty1,
-                       zk, xk, yk, tx2, ty2)  # fmt: skip
+    return _Trajectory(
+        parts.z0, parts.x0, parts.y0, parts.tx, parts.ty, zs, xs, ys, tx1, ty1, zk, xk, yk, tx2, ty2
+    )
 
 
 def _two_body(rng, n, m_parent, m_d, m_other):
     """Rest-frame momentum and energy of a two-body decay daughter; random cos θ*."""
-    p_star = math.sqrt((m_parent**2 - (m_d + m_other) ** 2) * (m_parent**2 - (m_d - m_other) ** 2)
-                       ) / (2 * m_parent)  # fmt: skip
+    p_star = math.sqrt(
+        (m_parent**2 - (m_d + m_other) ** 2) * (m_parent**2 - (m_d - m_other) ** 2)
+    ) / (2 * m_parent)
     e_star = math.sqrt(p_star**2 + m_d**2)
     return np.full(n, p_star), np.full(n, e_star), rng.uniform(-1, 1, n)
 
@@ -451,11 +505,13 @@ def decays_and_interactions(
     ctau = np.array([sp[2] for sp in SPECIES])[parts.species]
     with np.errstate(invalid="ignore"):
         z_dec = parts.z0 + rng.exponential(1.0, n) * p / mass * ctau
-    z_dec = np.where((z_dec > 800.0) & (z_dec < SCIFI_Z[-1]) & cfg.decays_in_flight, z_dec,
-                     np.inf)  # fmt: skip
+    z_dec = np.where((z_dec > 800.0) & (z_dec < SCIFI_Z[-1]) & cfg.decays_in_flight, z_dec, np.inf)
     hadron = parts.species != STABLE
-    z_int = np.where(hadron & (parts.z0 < cfg.z_scatter) & (rng.random(n) < cfg.p_interaction),
-                     cfg.z_scatter, np.inf)  # fmt: skip
+    z_int = np.where(
+        hadron & (parts.z0 < cfg.z_scatter) & (rng.random(n) < cfg.p_interaction),
+        cfg.z_scatter,
+        np.inf,
+    )
     z_end = np.minimum(z_dec, z_int)
     # decays in flight: one charged daughter
     dec = np.flatnonzero(np.isfinite(z_dec) & (z_dec < z_int))
@@ -467,7 +523,7 @@ def decays_and_interactions(
         (sp == PION, (SPECIES[PION][1], 105.66, 0.0)),
         ((sp == KAON) & ~kaon_to_pi, (SPECIES[KAON][1], 105.66, 0.0)),
         (kaon_to_pi, (SPECIES[KAON][1], 139.57, 134.98)),
-    ):  # fmt: skip
+    ):
         p_star[sel], e_star[sel], cos_star[sel] = _two_body(rng, int(sel.sum()), mp, md, mo)
     gamma = np.sqrt(p[dec] ** 2 + m_par**2) / m_par
     beta = p[dec] / np.sqrt(p[dec] ** 2 + m_par**2)
@@ -482,8 +538,12 @@ def decays_and_interactions(
     ip = np.repeat(hit, n_d)
     frac = rng.uniform(0.3, 0.9, len(hit))
     share = rng.exponential(1.0, len(ip))
-    share = share / np.bincount(np.repeat(np.arange(len(hit)), n_d), share)[
-        np.repeat(np.arange(len(hit)), n_d)]  # fmt: skip
+    share = (
+        share
+        / np.bincount(np.repeat(np.arange(len(hit)), n_d), share)[
+            np.repeat(np.arange(len(hit)), n_d)
+        ]
+    )
     i_p = np.maximum(np.repeat(frac, n_d) * share * p[ip], 50.0)
     i_angle = rng.exponential(350.0, len(ip)) / i_p
     d_parent = np.concatenate([d_parent, ip])
@@ -496,16 +556,28 @@ def decays_and_interactions(
     tr = _Trajectory(*(getattr(traj, f)[d_parent] for f in _Trajectory.__dataclass_fields__))
     x, y, tx, ty = tr.at(d_z)
     psi = rng.uniform(-np.pi, np.pi, len(d_z))
-    daughters = Particles(sub.event, np.zeros(len(d_z), np.int64), x, y, d_z,
-                          tx + np.tan(d_angle) * np.cos(psi), ty + np.tan(d_angle) * np.sin(psi),
-                          d_q / d_p, np.full(len(d_z), STABLE), sub.pid)  # fmt: skip
+    daughters = Particles(
+        sub.event,
+        np.zeros(len(d_z), np.int64),
+        x,
+        y,
+        d_z,
+        tx + np.tan(d_angle) * np.cos(psi),
+        ty + np.tan(d_angle) * np.sin(psi),
+        d_q / d_p,
+        np.full(len(d_z), STABLE),
+        sub.pid,
+    )
     return z_end, daughters
 
 
 def propagate(
-    parts: Particles, cfg: GhostConfig, rng: np.random.Generator, n_events: int | None = None,
+    parts: Particles,
+    cfg: GhostConfig,
+    rng: np.random.Generator,
+    n_events: int | None = None,
     event_offset: int = 0,
-) -> tuple[Particles, VeloHits, SciFiHits]:  # fmt: skip
+) -> tuple[Particles, VeloHits, SciFiHits]:
     """Hits of ``parts`` (and of the daughters of their decays and interactions) in the VELO
     and SciFi, plus SciFi noise for ``n_events`` events from ``event_offset`` (default: the
     events of ``parts``).
@@ -517,34 +589,55 @@ def propagate(
 
 
 def _propagate(
-    parts: Particles, cfg: GhostConfig, rng: np.random.Generator, n_events: int | None,
+    parts: Particles,
+    cfg: GhostConfig,
+    rng: np.random.Generator,
+    n_events: int | None,
     event_offset: int,
-) -> tuple[Particles, VeloHits, SciFiHits, tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+) -> tuple[Particles, VeloHits, SciFiHits, tuple[np.ndarray, np.ndarray]]:
     """:func:`propagate`, plus the true (x, y) of every SciFi hit (NaN for noise)."""
     traj = _trajectory(parts, cfg, rng)
     z_end, daughters = decays_and_interactions(parts, traj, cfg, rng)
     if len(daughters):
         daughters.pid = int(parts.pid.max()) + 1 + np.arange(len(daughters))
         d_traj = _trajectory(daughters, cfg, rng)
-        traj = _Trajectory(*(np.concatenate([getattr(traj, f), getattr(d_traj, f)])
-                             for f in _Trajectory.__dataclass_fields__))  # fmt: skip
+        traj = _Trajectory(
+            *(
+                np.concatenate([getattr(traj, f), getattr(d_traj, f)])
+                for f in _Trajectory.__dataclass_fields__
+            )
+        )
         parts = Particles.concat([parts, daughters])
         z_end = np.concatenate([z_end, np.full(len(daughters), np.inf)])
     # VELO: stations downstream of the origin and upstream of the end point
     x, y, _, _ = traj.at(np.broadcast_to(VELO_Z, (len(parts), len(VELO_Z))))
-    ok = ((parts.z0[:, None] < VELO_Z) & (z_end[:, None] > VELO_Z)
-          & (np.hypot(x, y) > cfg.velo_rmin) & (np.abs(x) < cfg.velo_half)
-          & (np.abs(y) < cfg.velo_half) & (rng.random(x.shape) < cfg.velo_eff))  # fmt: skip
+    ok = (
+        (parts.z0[:, None] < VELO_Z)
+        & (z_end[:, None] > VELO_Z)
+        & (np.hypot(x, y) > cfg.velo_rmin)
+        & (np.abs(x) < cfg.velo_half)
+        & (np.abs(y) < cfg.velo_half)
+        & (rng.random(x.shape) < cfg.velo_eff)
+    )
     i, s = np.nonzero(ok)
-    velo = VeloHits(parts.event[i], parts.pid[i], s, VELO_Z[s],
-                    x[i, s] + rng.normal(0, cfg.velo_sigma, len(i)),
-                    y[i, s] + rng.normal(0, cfg.velo_sigma, len(i)))  # fmt: skip
+    velo = VeloHits(
+        parts.event[i],
+        parts.pid[i],
+        s,
+        VELO_Z[s],
+        x[i, s] + rng.normal(0, cfg.velo_sigma, len(i)),
+        y[i, s] + rng.normal(0, cfg.velo_sigma, len(i)),
+    )
     # SciFi layers
     x, y, _, _ = traj.at(np.broadcast_to(SCIFI_Z, (len(parts), len(SCIFI_Z))))
-    ok = ((parts.z0[:, None] < SCIFI_Z) & (z_end[:, None] > SCIFI_Z)
-          & (np.abs(x) < cfg.scifi_half_x) & (np.abs(y) < cfg.scifi_half_y)
-          & ~((np.abs(x) < cfg.beam_hole) & (np.abs(y) < cfg.beam_hole))
-          & (rng.random(x.shape) < cfg.scifi_eff))  # fmt: skip
+    ok = (
+        (parts.z0[:, None] < SCIFI_Z)
+        & (z_end[:, None] > SCIFI_Z)
+        & (np.abs(x) < cfg.scifi_half_x)
+        & (np.abs(y) < cfg.scifi_half_y)
+        & ~((np.abs(x) < cfg.beam_hole) & (np.abs(y) < cfg.beam_hole))
+        & (rng.random(x.shape) < cfg.scifi_eff)
+    )
     i, lay = np.nonzero(ok)
     x_true, y_true = x[i, lay], y[i, lay]
     m = x[i, lay] * np.cos(SCIFI_ALPHA[lay]) - y[i, lay] * np.sin(SCIFI_ALPHA[lay])
@@ -623,8 +716,11 @@ class _LayerIndex:
         if len(k) == 0:
             return np.full(len(m), -1)
         target = event * _SPAN + np.clip(m, -_OFF + 1.0, _OFF - 1.0) + _OFF
-        j = np.clip(np.searchsorted(k, target), 1, len(k) - 1) if len(k) > 1 else np.zeros(
-            len(m), np.int64)  # fmt: skip
+        j = (
+            np.clip(np.searchsorted(k, target), 1, len(k) - 1)
+            if len(k) > 1
+            else np.zeros(len(m), np.int64)
+        )
         jl = np.maximum(j - 1, 0)
         dl, dr = np.abs(k[jl] - target), np.abs(k[j] - target)
         best = np.where(dl <= dr, jl, j)
@@ -632,8 +728,13 @@ class _LayerIndex:
         return np.where(d <= tol, self.order[b0 + best], -1)
 
 
-def _lsq(h: np.ndarray, meas: np.ndarray, sigma: np.ndarray | float, mask: np.ndarray,
-         prior_prec: np.ndarray | None = None):  # fmt: skip
+def _lsq(
+    h: np.ndarray,
+    meas: np.ndarray,
+    sigma: np.ndarray | float,
+    mask: np.ndarray,
+    prior_prec: np.ndarray | None = None,
+):
     """Batched weighted linear least squares with one design matrix shared by all tracks.
 
     Args:
@@ -734,8 +835,9 @@ def _seed_fit(hits: SciFiHits, hm: np.ndarray, sigma: float):
     return par, chi2, mask.sum(1)
 
 
-def _clone_kill(hm: np.ndarray, rank: np.ndarray, n_hits_total: int, rounds: int = 3,
-                min_own: float = 0.7) -> np.ndarray:  # fmt: skip
+def _clone_kill(
+    hm: np.ndarray, rank: np.ndarray, n_hits_total: int, rounds: int = 3, min_own: float = 0.7
+) -> np.ndarray:
     """Keep candidates owning ≥ ``min_own`` of their hits; a hit belongs to the best-ranked
     (lowest ``rank``) surviving candidate using it. Returns the kept mask ``(S,)``."""
     alive = np.ones(len(hm), bool)
@@ -771,8 +873,9 @@ def seeding(hits: SciFiHits, index: _LayerIndex, cfg: GhostConfig) -> Seeds:
         for lay in X_LAYERS:
             if lay in (la, lb):
                 continue
-            hm[:, lay] = index.nearest(lay, hits.event[a], hits.m[a] + tx * (SCIFI_Z[lay] - za),
-                                       cfg.seed_tol_x)  # fmt: skip
+            hm[:, lay] = index.nearest(
+                lay, hits.event[a], hits.m[a] + tx * (SCIFI_Z[lay] - za), cfg.seed_tol_x
+            )
         cands.append(hm[(hm[:, X_LAYERS] >= 0).sum(1) >= cfg.seed_min_x])
     hm = np.concatenate(cands)
     # x-line fit of the x hits
@@ -803,8 +906,15 @@ def seeding(hits: SciFiHits, index: _LayerIndex, cfg: GhostConfig) -> Seeds:
     rank[np.lexsort((chi2ndf, -n))] = np.arange(len(hm))
     keep = _clone_kill(hm, rank, len(hits.m))
     par = par[keep]
-    return Seeds(ev[keep], hm[keep], par[:, 0], par[:, 1] / 1000.0, par[:, 2], par[:, 3] / 1000.0,
-                 chi2ndf[keep])  # fmt: skip
+    return Seeds(
+        ev[keep],
+        hm[keep],
+        par[:, 0],
+        par[:, 1] / 1000.0,
+        par[:, 2],
+        par[:, 3] / 1000.0,
+        chi2ndf[keep],
+    )
 
 
 def _densest(group: np.ndarray, value: np.ndarray, width: float, n_groups: int):
@@ -888,17 +998,36 @@ def matching(vt: VeloTracks, seeds: Seeds, cfg: GhostConfig) -> dict[str, np.nda
     tol_y2 = cfg.match_dy_tol**2 + cfg.match_dy_tol_slope**2 * (tx_v**2 + ty_v**2)
     f = cfg.match_chi2_factors
     chi2 = f[0] * dx**2 / tol_x2 + f[1] * dy**2 / tol_y2 + f[2] * dty**2 + f[3] * dtx**2
-    ok = ((np.abs(dtx) < cfg.pt_kick / cfg.match_pmin) & (np.abs(dx) < cfg.match_max_dx)
-          & (np.abs(dy) < cfg.match_max_dy) & (np.abs(dty) < cfg.match_max_dty)
-          & (chi2 < cfg.match_max_chi2))  # fmt: skip
+    ok = (
+        (np.abs(dtx) < cfg.pt_kick / cfg.match_pmin)
+        & (np.abs(dx) < cfg.match_max_dx)
+        & (np.abs(dy) < cfg.match_max_dy)
+        & (np.abs(dty) < cfg.match_max_dty)
+        & (chi2 < cfg.match_max_chi2)
+    )
     k = np.flatnonzero(ok)
     k = k[_one_to_one(iv[k], js[k], chi2[k])]
-    return {"velo": iv[k], "seed": js[k], "dx": dx[k], "dy": dy[k], "dtx": dtx[k],
-            "dty": dty[k], "chi2": chi2[k], "qop": dtx[k] / cfg.pt_kick}  # fmt: skip
+    return {
+        "velo": iv[k],
+        "seed": js[k],
+        "dx": dx[k],
+        "dy": dy[k],
+        "dtx": dtx[k],
+        "dty": dty[k],
+        "chi2": chi2[k],
+        "qop": dtx[k] / cfg.pt_kick,
+    }
 
 
-def _slope_change(vt: VeloTracks, i: np.ndarray, z: np.ndarray, m: np.ndarray,
-                  alpha: np.ndarray, cfg: GhostConfig, n_iter: int = 2) -> np.ndarray:  # fmt: skip
+def _slope_change(
+    vt: VeloTracks,
+    i: np.ndarray,
+    z: np.ndarray,
+    m: np.ndarray,
+    alpha: np.ndarray,
+    cfg: GhostConfig,
+    n_iter: int = 2,
+) -> np.ndarray:
     """Slope change Δtx implied by SciFi hit (z, m, α) for VELO track ``i``: a first estimate
     with the nominal kick, then ``n_iter − 1`` refinements of the kick position and vertical
     bending parametrisation."""
@@ -951,8 +1080,9 @@ def forward(vt: VeloTracks, hits: SciFiHits, index: _LayerIndex, cfg: GhostConfi
     mask = hm >= 0
     rows, cols = np.nonzero(mask)
     d = np.zeros(hm.shape)
-    d[rows, cols] = _slope_change(vt, cand[rows], SCIFI_Z[cols], hits.m[hm[rows, cols]],
-                                  SCIFI_ALPHA[cols], cfg)  # fmt: skip
+    d[rows, cols] = _slope_change(
+        vt, cand[rows], SCIFI_Z[cols], hits.m[hm[rows, cols]], SCIFI_ALPHA[cols], cfg
+    )
     n = mask.sum(1)
     mean = d.sum(1) / n
     quality = (np.where(mask, d - mean[:, None], 0.0) ** 2).sum(1) / np.maximum(n - 1, 1)
@@ -1002,9 +1132,14 @@ def ghost_labels(
 
 
 def track_fit(
-    velo: VeloHits, scifi: SciFiHits, vhm: np.ndarray, shm: np.ndarray, qop0: np.ndarray,
-    cfg: GhostConfig, n_iter: int = 3,
-) -> dict[str, np.ndarray]:  # fmt: skip
+    velo: VeloHits,
+    scifi: SciFiHits,
+    vhm: np.ndarray,
+    shm: np.ndarray,
+    qop0: np.ndarray,
+    cfg: GhostConfig,
+    n_iter: int = 3,
+) -> dict[str, np.ndarray]:
     """Least-squares fit of long tracks (VELO hits ``vhm (C, 26)``, SciFi hits ``shm (C, 12)``,
     −1 = none) with parameters x, tx, y, ty at z = 0, q/p and two scattering kinks at
     ``z_scatter`` constrained by the Highland angle at the PR momentum ``|1/qop0|``.
@@ -1027,8 +1162,18 @@ def track_fit(
     hv_x[:, 0], hv_x[:, 1] = 1.0, zv
     hv_y = np.zeros((nv, 7))
     hv_y[:, 2], hv_y[:, 3] = 1.0, zv
-    hs = np.stack([ca, zs * ca, -sa, -zs * sa, k * (zs - zmag) * 1000.0 * ca,
-                   (zs - zsc) * 1000.0 * ca, -(zs - zsc) * 1000.0 * sa], 1)  # fmt: skip
+    hs = np.stack(
+        [
+            ca,
+            zs * ca,
+            -sa,
+            -zs * sa,
+            k * (zs - zmag) * 1000.0 * ca,
+            (zs - zsc) * 1000.0 * ca,
+            -(zs - zsc) * 1000.0 * sa,
+        ],
+        1,
+    )
     h = np.concatenate([hv_x, hv_y, hs])
     vi, si = np.maximum(vhm, 0), np.maximum(shm, 0)
     meas = np.concatenate([velo.x[vi], velo.y[vi], scifi.m[si]], 1)
@@ -1041,8 +1186,9 @@ def track_fit(
     # reference trajectory: VELO straight-line slopes and the PR q/p
     vz = np.where(vhm >= 0, VELO_Z, np.nan)
     with np.errstate(invalid="ignore"):
-        ty_ref = np.nanmean(np.where(vhm >= 0, velo.y[vi], np.nan) / np.where(
-            np.abs(vz) > 1, vz, np.nan), 1)  # fmt: skip
+        ty_ref = np.nanmean(
+            np.where(vhm >= 0, velo.y[vi], np.nan) / np.where(np.abs(vz) > 1, vz, np.nan), 1
+        )
     ty_ref = np.nan_to_num(ty_ref)
     dtx_ref = qop0 * cfg.pt_kick
     for it in range(n_iter + cfg.fit_max_outliers):
@@ -1070,15 +1216,30 @@ def track_fit(
             break
         mask[np.flatnonzero(drop), 2 * nv + worst[drop]] = False
         shm[np.flatnonzero(drop), worst[drop]] = -1
-    return {"x0": par[:, 0], "tx": par[:, 1] / 1000.0, "y0": par[:, 2], "ty": par[:, 3] / 1000.0,
-            "qop": par[:, 4] * 1e-4, "chi2": chi2, "ndof": mask.sum(1) - 5,
-            "scifi_hits": shm}  # fmt: skip
+    return {
+        "x0": par[:, 0],
+        "tx": par[:, 1] / 1000.0,
+        "y0": par[:, 2],
+        "ty": par[:, 3] / 1000.0,
+        "qop": par[:, 4] * 1e-4,
+        "chi2": chi2,
+        "ndof": mask.sum(1) - 5,
+        "scifi_hits": shm,
+    }
 
 
-def _candidates(parts: Particles, velo: VeloHits, scifi: SciFiHits, vt: VeloTracks,
-                vidx: np.ndarray, shm: np.ndarray, qop0: np.ndarray, cfg: GhostConfig,
-                extra: dict[str, np.ndarray], keep_hits: bool = False,
-                ) -> dict[str, np.ndarray]:  # fmt: skip
+def _candidates(
+    parts: Particles,
+    velo: VeloHits,
+    scifi: SciFiHits,
+    vt: VeloTracks,
+    vidx: np.ndarray,
+    shm: np.ndarray,
+    qop0: np.ndarray,
+    cfg: GhostConfig,
+    extra: dict[str, np.ndarray],
+    keep_hits: bool = False,
+) -> dict[str, np.ndarray]:
     """Fit, truth-label and describe long-track candidates (VELO track + SciFi hits); with
     ``keep_hits`` also their hit matrices ``velo_hits (C, 26)`` and ``scifi_hits (C, 12)``
     and fitted ``x0 tx y0 ty`` (at z = 0, before the scatterer)."""
@@ -1092,8 +1253,9 @@ def _candidates(parts: Particles, velo: VeloHits, scifi: SciFiHits, vt: VeloTrac
         np.concatenate([vc, sc]),
         np.concatenate([np.zeros(len(vc), np.int64), np.ones(len(sc), np.int64)]),
         np.concatenate([velo.pid[vhm[vhm >= 0]], scifi.pid[shm[shm >= 0]]]),
-        c, cfg.ghost_threshold,
-    )  # fmt: skip
+        c,
+        cfg.ghost_threshold,
+    )
     t2 = fit["tx"] ** 2 + fit["ty"] ** 2
     theta = np.arctan(np.sqrt(t2))
     p = 1.0 / np.abs(fit["qop"])
@@ -1104,8 +1266,9 @@ def _candidates(parts: Particles, velo: VeloHits, scifi: SciFiHits, vt: VeloTrac
     true_p = np.zeros(c)
     main_pid, main_frac = np.zeros(c, np.int64), np.zeros(c)
     if (spid > 0).any():
-        uniq, cnt = np.unique(np.stack([row[spid > 0], spid[spid > 0]], 1), axis=0,
-                              return_counts=True)  # fmt: skip
+        uniq, cnt = np.unique(
+            np.stack([row[spid > 0], spid[spid > 0]], 1), axis=0, return_counts=True
+        )
         o = np.lexsort((-cnt, uniq[:, 0]))
         first = o[_first_of_groups(uniq[o, 0])]
         main_pid[uniq[first, 0]] = uniq[first, 1]
@@ -1117,8 +1280,9 @@ def _candidates(parts: Particles, velo: VeloHits, scifi: SciFiHits, vt: VeloTrac
     fragment = daughter & (parts.z0[np.minimum(at, len(parts) - 1)] == cfg.z_scatter)
     origin = np.select(
         [~ghost, (main_pid == 0) | (main_frac < cfg.ghost_threshold), fragment, daughter],
-        [0, 4, 2, 1], 3,
-    )  # fmt: skip
+        [0, 4, 2, 1],
+        3,
+    )
     return {
         "best_pt": p * np.sin(theta),
         "chi2": fit["chi2"],
@@ -1135,15 +1299,22 @@ def _candidates(parts: Particles, velo: VeloHits, scifi: SciFiHits, vt: VeloTrac
         "event": vt.event[vidx],
         "true_p": true_p,
         "ghost_origin": origin,
-        **({"velo_hits": vhm, "scifi_hits": shm, **{k: fit[k] for k in ("x0", "tx", "y0", "ty")}}
-           if keep_hits else {}),
-    }  # fmt: skip
+        **(
+            {"velo_hits": vhm, "scifi_hits": shm, **{k: fit[k] for k in ("x0", "tx", "y0", "ty")}}
+            if keep_hits
+            else {}
+        ),
+    }
 
 
 def reconstruct(
-    parts: Particles, velo: VeloHits, scifi: SciFiHits, cfg: GhostConfig,
-    tracks: Sequence[str] = ("forward", "matching"), keep_hits: bool = False,
-) -> dict[str, dict[str, np.ndarray]]:  # fmt: skip
+    parts: Particles,
+    velo: VeloHits,
+    scifi: SciFiHits,
+    cfg: GhostConfig,
+    tracks: Sequence[str] = ("forward", "matching"),
+    keep_hits: bool = False,
+) -> dict[str, dict[str, np.ndarray]]:
     """Run VELO tracking, seeding, matching and forward on the hits of any number of events.
 
     Returns ``{track type: {branch: (C,) array}}`` with the branches of the output tree; with
@@ -1157,15 +1328,29 @@ def reconstruct(
         seeds = seeding(scifi, index, cfg)
         m = matching(vt, seeds, cfg)
         out["matching"] = _candidates(
-            parts, velo, scifi, vt, m["velo"], seeds.hits[m["seed"]], m["qop"], cfg,
-            {"pr_match_chi2": m["chi2"], "pr_match_dtx": m["dtx"], "pr_match_dty": m["dty"],
-             "pr_match_dx": m["dx"], "pr_match_dy": m["dy"],
-             "pr_seed_chi2": seeds.chi2ndf[m["seed"]]}, keep_hits,
-        )  # fmt: skip
+            parts,
+            velo,
+            scifi,
+            vt,
+            m["velo"],
+            seeds.hits[m["seed"]],
+            m["qop"],
+            cfg,
+            {
+                "pr_match_chi2": m["chi2"],
+                "pr_match_dtx": m["dtx"],
+                "pr_match_dty": m["dty"],
+                "pr_match_dx": m["dx"],
+                "pr_match_dy": m["dy"],
+                "pr_seed_chi2": seeds.chi2ndf[m["seed"]],
+            },
+            keep_hits,
+        )
     if "forward" in tracks:
         cand, hm, qop, quality = forward(vt, scifi, index, cfg)
-        out["forward"] = _candidates(parts, velo, scifi, vt, cand, hm, qop, cfg,
-                                     {"pr_forward_quality": quality}, keep_hits)  # fmt: skip
+        out["forward"] = _candidates(
+            parts, velo, scifi, vt, cand, hm, qop, cfg, {"pr_forward_quality": quality}, keep_hits
+        )
     return out
 
 
@@ -1178,9 +1363,11 @@ def _ordered(d: dict[str, np.ndarray], track: str) -> dict[str, np.ndarray]:
     out = {}
     for n in names:
         v = d[n]
-        out[n] = v.astype(np.int32) if n in ("n_scifi", "n_velo", "ndof", "ghost", "event",
-                                             "ghost_origin") \
-            else v.astype(np.float32)  # fmt: skip
+        out[n] = (
+            v.astype(np.int32)
+            if n in ("n_scifi", "n_velo", "ndof", "ghost", "event", "ghost_origin")
+            else v.astype(np.float32)
+        )
     return out
 
 
@@ -1210,8 +1397,10 @@ def simulate(
         parts = generate_particles(rng, ne, cfg, e0)
         parts, velo, scifi = propagate(parts, cfg, rng, ne, e0)
         chunks.append(reconstruct(parts, velo, scifi, cfg, tracks))
-    return {t: _ordered({k: np.concatenate([ch[t][k] for ch in chunks]) for k in chunks[0][t]},
-                        t) for t in tracks}  # fmt: skip
+    return {
+        t: _ordered({k: np.concatenate([ch[t][k] for ch in chunks]) for k in chunks[0][t]}, t)
+        for t in tracks
+    }
 
 
 def _check_tracks(tracks: Sequence[str]) -> None:
@@ -1254,16 +1443,26 @@ def generate(
         bar = tqdm(total=n_tracks, desc="ghost simulation", unit="candidate")
         while True:
             sub = int(ss.spawn(1)[0].generate_state(1)[0])
-            parts.append(simulate(chunk_events, seed=sub, config=cfg, tracks=tracks,
-                                  chunk_events=chunk_events, event_offset=done))  # fmt: skip
+            parts.append(
+                simulate(
+                    chunk_events,
+                    seed=sub,
+                    config=cfg,
+                    tracks=tracks,
+                    chunk_events=chunk_events,
+                    event_offset=done,
+                )
+            )
             done += chunk_events
             fewest = min(sum(len(p[t]["ghost"]) for p in parts) for t in tracks)
             bar.update(min(fewest, n_tracks) - bar.n)
             if fewest >= n_tracks:
                 break
         bar.close()
-        data = {t: {k: np.concatenate([p[t][k] for p in parts])[:n_tracks] for k in parts[0][t]}
-                for t in tracks}  # fmt: skip
+        data = {
+            t: {k: np.concatenate([p[t][k] for p in parts])[:n_tracks] for k in parts[0][t]}
+            for t in tracks
+        }
     else:
         data = simulate(n_events, seed=seed, config=cfg, tracks=tracks, chunk_events=chunk_events)
     out = {}
@@ -1277,9 +1476,13 @@ def generate(
 
 
 def event_record(
-    n_events: int = 20, *, seed: int = 0, config: GhostConfig | None = None,
-    track: str = "matching", chunk_events: int = 100,
-) -> list[dict]:  # fmt: skip
+    n_events: int = 20,
+    *,
+    seed: int = 0,
+    config: GhostConfig | None = None,
+    track: str = "matching",
+    chunk_events: int = 100,
+) -> list[dict]:
     """Hits and reconstructed candidates of ``n_events`` events, one dict per event (for event
     displays).
 
@@ -1307,8 +1510,20 @@ def event_record(
     if n_events < 1:
         raise ValueError(f"n_events={n_events}: expected a positive number of events")
     cfg = config or GhostConfig()
-    keys = ("ghost", "ghost_origin", "p", "true_p", "chi2", "ndof", "n_velo", "n_scifi",
-            "x0", "tx", "y0", "ty")  # fmt: skip
+    keys = (
+        "ghost",
+        "ghost_origin",
+        "p",
+        "true_p",
+        "chi2",
+        "ndof",
+        "n_velo",
+        "n_scifi",
+        "x0",
+        "tx",
+        "y0",
+        "ty",
+    )
     out = []
     seqs = np.random.SeedSequence(seed).spawn((n_events + chunk_events - 1) // chunk_events)
     for c, ss in enumerate(seqs):
@@ -1327,15 +1542,30 @@ def event_record(
             local_s = np.full(len(scifi.event) + 1, -1, np.int64)
             local_s[js] = np.arange(len(js))
             k = np.flatnonzero(cand["event"] == ev)
-            out.append({
-                "event": ev,
-                "velo": {"x": velo.x[iv], "y": velo.y[iv], "z": velo.z[iv],
-                         "pid": velo.pid[iv], "noise": velo.pid[iv] <= 0},
-                "scifi": {"x": sx[js], "y": yt[js], "z": scifi.z[js], "m": scifi.m[js],
-                          "layer": scifi.layer[js], "pid": scifi.pid[js],
-                          "noise": scifi.pid[js] <= 0},
-                "candidates": {"velo_hits": local_v[cand["velo_hits"][k]],
-                               "scifi_hits": local_s[cand["scifi_hits"][k]],
-                               **{n: cand[n][k] for n in keys}},
-            })  # fmt: skip
+            out.append(
+                {
+                    "event": ev,
+                    "velo": {
+                        "x": velo.x[iv],
+                        "y": velo.y[iv],
+                        "z": velo.z[iv],
+                        "pid": velo.pid[iv],
+                        "noise": velo.pid[iv] <= 0,
+                    },
+                    "scifi": {
+                        "x": sx[js],
+                        "y": yt[js],
+                        "z": scifi.z[js],
+                        "m": scifi.m[js],
+                        "layer": scifi.layer[js],
+                        "pid": scifi.pid[js],
+                        "noise": scifi.pid[js] <= 0,
+                    },
+                    "candidates": {
+                        "velo_hits": local_v[cand["velo_hits"][k]],
+                        "scifi_hits": local_s[cand["scifi_hits"][k]],
+                        **{n: cand[n][k] for n in keys},
+                    },
+                }
+            )
     return out

@@ -499,8 +499,15 @@ def _kinematics(n: int, rng: np.random.Generator, prm: TRTParams) -> dict[str, n
     occ = np.clip(occ * np.exp(rng.normal(-0.011, 0.15, n)), 0.005, 0.6)
     # tag-and-probe: background-subtraction-like purity weights, lower at low pT
     weight = 1.0 - 0.12 * np.exp(-pt / 8e3) * rng.random(n) if prm.tp_weights else np.ones(n)
-    return {"pt": pt, "eta": eta, "phi": phi, "charge": charge, "z0": z0, "occ": occ,
-            "weight": weight}  # fmt: skip
+    return {
+        "pt": pt,
+        "eta": eta,
+        "phi": phi,
+        "charge": charge,
+        "z0": z0,
+        "occ": occ,
+        "weight": weight,
+    }
 
 
 def _crossings(
@@ -613,8 +620,11 @@ def _fill(
     drift = np.where(tube, t_r * rng.random(nh), t_r + rng.normal(0.0, 2.5, nh))
     gl = np.where(endcap, lay_e, lay_b)
     t0 = 11.0 + 2.5 * np.sin(0.731 * strawnumber + 1.37 * gl + 0.5 * bec)
-    cos_lt = np.where(endcap, np.sin(2 * np.arctan(np.exp(-eta[trk]))) * np.cos(phi_dir - phi_h),
-                      np.cos(2 * np.arctan(np.exp(-eta[trk]))))  # fmt: skip
+    cos_lt = np.where(
+        endcap,
+        np.sin(2 * np.arctan(np.exp(-eta[trk]))) * np.cos(phi_dir - phi_h),
+        np.cos(2 * np.arctan(np.exp(-eta[trk]))),
+    )
     local_theta = np.arccos(np.clip(cos_lt, -1, 1))
     local_phi = np.mod(phi_dir - phi_h + np.pi, 2 * np.pi) - np.pi
     # --- HT and ToT from the stored values
@@ -739,10 +749,13 @@ def simulate(
     if len(chunks) == 1:
         return chunks[0]
     return {
-        b: (ak.concatenate([c[b] for c in chunks]) if b.startswith("hit_")
-            else np.concatenate([c[b] for c in chunks]))
+        b: (
+            ak.concatenate([c[b] for c in chunks])
+            if b.startswith("hit_")
+            else np.concatenate([c[b] for c in chunks])
+        )
         for b in chunks[0]
-    }  # fmt: skip
+    }
 
 
 def generate(
@@ -800,10 +813,12 @@ def generate(
                 if i == 0:
                     f.mktree(
                         tree,
-                        {k: (v.type if isinstance(v, ak.Array) else v.dtype)
-                         for k, v in flat.items()},
+                        {
+                            k: (v.type if isinstance(v, ak.Array) else v.dtype)
+                            for k, v in flat.items()
+                        },
                         counter_name=lambda key: "nTRThitsVec" if key == "hit" else "n" + key,
-                    )  # fmt: skip
+                    )
                 f[tree].extend(flat)
                 bar.update(1)
     bar.close()
@@ -813,8 +828,18 @@ def generate(
 # ---------------------------------------------------------------------------------------------
 # Classifiers from the stored branches
 # ---------------------------------------------------------------------------------------------
-_HIT_FIELDS_LLR = ("hit_HTMB", "hit_gasType", "hit_bec", "hit_layer", "hit_strawlayer",
-                   "hit_HitZ", "hit_HitR", "hit_rTrkWire", "hit_L", "hit_tot")  # fmt: skip
+_HIT_FIELDS_LLR = (
+    "hit_HTMB",
+    "hit_gasType",
+    "hit_bec",
+    "hit_layer",
+    "hit_strawlayer",
+    "hit_HitZ",
+    "hit_HitR",
+    "hit_rTrkWire",
+    "hit_L",
+    "hit_tot",
+)
 
 
 def _flat_hits(arrays: Any, fields: tuple[str, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -17,8 +17,11 @@ TIMEOUT_MS = 90_000
 
 def chromium_path() -> str | None:
     """The Chromium to drive: ``$HEPNB_CHROMIUM``, else Debian's ``chromium`` on PATH."""
-    return os.environ.get("HEPNB_CHROMIUM") or shutil.which("chromium") or \
-        shutil.which("chromium-browser")  # fmt: skip
+    return (
+        os.environ.get("HEPNB_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +36,9 @@ def browser() -> Iterator:
         pytest.skip("no chromium on PATH: run `bash tools/browser_deps.sh`")
     with sync_playwright() as pw:
         # --no-sandbox: CI containers run as root, where Chromium's sandbox cannot start
-        b = pw.chromium.launch(executable_path=exe, headless=True,
-                               args=["--no-sandbox", "--disable-dev-shm-usage"])  # fmt: skip
+        b = pw.chromium.launch(
+            executable_path=exe, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         try:
             yield b
         finally:

@@ -70,8 +70,12 @@ def book(tmp_path_factory) -> Path:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_book_pages_in_a_browser(book, page, artifacts):
-    page.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:")
-               else route.continue_())  # fmt: skip
+    page.route(
+        "**/*",
+        lambda route: (
+            route.abort() if not route.request.url.startswith("file:") else route.continue_()
+        ),
+    )
     page.goto((book / "index.html").as_uri())
     page.wait_for_url("**/book/intro.html")  # index.html redirects to the root page
     executed = {stem for chapter in RUN for stem in CHAPTERS[chapter]["notebooks"]}

@@ -51,9 +51,13 @@ def _small_notebook(folder: Path) -> Path:
     import papermill as pm
 
     out = folder / NOTEBOOK
-    pm.execute_notebook(str(ROOT / "book/trt/explore_trt.ipynb"), str(out), prepare_only=True,
-                        parameters={"n_tracks": N_TRACKS, "out_dir": str(folder / "run")},
-                        progress_bar=False)  # fmt: skip
+    pm.execute_notebook(
+        str(ROOT / "book/trt/explore_trt.ipynb"),
+        str(out),
+        prepare_only=True,
+        parameters={"n_tracks": N_TRACKS, "out_dir": str(folder / "run")},
+        progress_bar=False,
+    )
     return out
 
 
@@ -61,10 +65,13 @@ def _lab_settings(settings: Path) -> None:
     """No news/update pop-ups over the notebook; every cell rendered (JupyterLab 4 detaches
     the outputs of cells scrolled out of view by default, which a locator cannot wait for)."""
     for plugin, values in {
-        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False,
-                                            "doNotDisturbMode": True},
+        "apputils-extension/notification": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+            "doNotDisturbMode": True,
+        },
         "notebook-extension/tracker": {"windowingMode": "none"},
-    }.items():  # fmt: skip
+    }.items():
         path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
@@ -79,30 +86,47 @@ def jupyterlab(tmp_path: Path) -> Iterator[dict]:
     _lab_settings(tmp_path / "settings")
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "HEPNB_WIDGETS")}
-    env |= {"JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}  # fmt: skip
+    env |= {
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+    }
     log = (tmp_path / "lab.log").open("w")
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-           f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={work}", "--allow-root", "--LabApp.news_url=None"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={work}",
+        "--allow-root",
+        "--LabApp.news_url=None",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {proc.returncode}:\n"
-                            f"{(tmp_path / 'lab.log').read_text()}")  # fmt: skip
+                pytest.fail(
+                    f"JupyterLab exited with {proc.returncode}:\n"
+                    f"{(tmp_path / 'lab.log').read_text()}"
+                )
             try:
                 with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer on {base} within 60 s:\n"
-                                f"{(tmp_path / 'lab.log').read_text()}")  # fmt: skip
+                    pytest.fail(
+                        f"JupyterLab did not answer on {base} within 60 s:\n"
+                        f"{(tmp_path / 'lab.log').read_text()}"
+                    )
                 time.sleep(0.5)
         yield {"url": base, "token": token, "work": work, "log": tmp_path / "lab.log"}
     finally:
@@ -128,8 +152,10 @@ def lab(tmp_path) -> Iterator[dict]:
 
 def _display_state(page) -> dict:
     box = page.locator(".hepnb-display")
-    return {"numbers": box.locator(".widget-html-content").inner_text(),
-            "src": box.locator("img").get_attribute("src")}  # fmt: skip
+    return {
+        "numbers": box.locator(".widget-html-content").inner_text(),
+        "src": box.locator("img").get_attribute("src"),
+    }
 
 
 def _track_number(numbers: str) -> int:
