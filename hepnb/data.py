@@ -9,19 +9,27 @@ arithmetic into a padded ``(B, L_max, F)`` tensor and packed with
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
+from hepnb.io import atomic_write_json
+
 __all__ = [
+    "Scaler",
+    "ScalerModule",
     "SequenceDataset",
-    "Standardizer",
     "batch_loader",
     "gather_padded",
+    "split",
     "split_indices",
 ]
 
@@ -58,43 +66,198 @@ def split_indices(
     return [np.sort(np.concatenate(p)) for p in parts]
 
 
-@dataclass
-class Standardizer:
-    """Per-feature ``(x − mean)/std``, fitted on the training split only.
+def split(
+    n: int,
+    fractions: Sequence[float] = (0.6, 0.2, 0.2),
+    seed: int = 0,
+    stratify=None,
+    groups=None,
+    names: Sequence[str] = ("train", "val", "test"),
+) -> dict[str, np.ndarray]:
+    """Named disjoint index sets covering ``range(n)`` (``train``/``val``/``test``).
 
-    ``std`` of constant features is set to 1 so they pass through centred.
+    Args:
+        n: number of examples.
+        fractions: one fraction per name, summing to 1.
+        seed: the split depends on it only.
+        stratify: optional labels ``(n,)``: each class is split in the same fractions
+            (per group when ``groups`` is given: a group's class is its first example's).
+        groups: optional ``(n,)`` event ids: all examples of one event land in the same split
+            (candidates that share hits must not straddle train and test).
+        names: split names.
+
+    Returns:
+        name → sorted index array.
+    """
+    if len(names) != len(fractions):
+        raise ValueError(f"names={tuple(names)} and fractions={tuple(fractions)} differ in length")
+    if groups is None:
+        return dict(zip(names, split_indices(n, fractions, seed, stratify), strict=True))
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"groups: expected shape ({n},), got {groups.shape}")
+    uniq, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    strat = None if stratify is None else np.asarray(stratify)[first]
+    parts = split_indices(len(uniq), fractions, seed, strat)
+    which = np.empty(len(uniq), dtype=np.int64)
+    for i, p in enumerate(parts):
+        which[p] = i
+    ex = which[inverse]
+    return {name: np.flatnonzero(ex == i) for i, name in enumerate(names)}
+
+
+def _signed_log(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.sign(x) * np.log1p(np.abs(x) / np.where(s > 0, s, 1.0))
+    return np.where(s > 0, y, x)
+
+
+@dataclass
+class Scaler:
+    """Per-feature input scaling: an optional signed-log compression, then an affine map.
+
+    ``transform(x) = (slog(x) − offset) / scale`` with ``slog(x) = sign(x)·ln(1 + |x|/s)`` for
+    features whose ``log_scale`` s > 0 (long tails) and the identity for the others. Standard
+    scaling (offset = mean, scale = std) and min-max scaling (offset = min, scale = max − min)
+    are the two ways to fit it; always on the training split only. Saved as JSON
+    (:meth:`to_dict`), applied in numpy (:meth:`transform`, :meth:`inverse`) or inside a model
+    (:meth:`module`, so exported models take raw features).
+
+    Attributes:
+        offset, scale: ``(F,)`` arrays; a constant feature gets scale 1.
+        log_scale: ``(F,)`` signed-log scales (0: no compression), in the feature's units.
+        names: feature names (checked when loading against what a reader expects).
+        kind: ``"standard"`` or ``"minmax"`` (how it was fitted).
     """
 
-    mean: np.ndarray
-    std: np.ndarray
+    offset: np.ndarray
+    scale: np.ndarray
+    log_scale: np.ndarray | None = None
     names: tuple[str, ...] = ()
+    kind: str = "standard"
 
-    @classmethod
-    def fit(cls, x: np.ndarray, names: Sequence[str] = ()) -> Standardizer:
-        """Fit on ``x`` of shape ``(N, F)``."""
+    def __post_init__(self) -> None:
+        self.offset = np.asarray(self.offset, dtype=np.float64)
+        self.scale = np.asarray(self.scale, dtype=np.float64)
+        ls = np.zeros_like(self.offset) if self.log_scale is None else self.log_scale
+        self.log_scale = np.asarray(ls, dtype=np.float64)
+        self.names = tuple(self.names)
+        if not (self.offset.shape == self.scale.shape == self.log_scale.shape):
+            raise ValueError(
+                f"Scaler: offset {self.offset.shape}, scale {self.scale.shape} and log_scale "
+                f"{self.log_scale.shape} must have the same shape (F,)"
+            )
+
+    @staticmethod
+    def _prepare(x, names, log_scales) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or len(x) == 0:
-            raise ValueError(f"Standardizer.fit: expected a non-empty (N, F) array, got {x.shape}")
-        std = x.std(axis=0)
-        std[std == 0] = 1.0
-        return cls(x.mean(axis=0).astype(np.float32), std.astype(np.float32), tuple(names))
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        """Standardise ``x`` of shape ``(N, F)``."""
-        return ((np.asarray(x, dtype=np.float32) - self.mean) / self.std).astype(np.float32)
-
-    def to_dict(self) -> dict:
-        """JSON-able form (saved next to the model)."""
-        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "names": list(self.names)}
+            raise ValueError(f"Scaler: expected a non-empty (N, F) array to fit, got {x.shape}")
+        if names and len(names) != x.shape[1]:
+            raise ValueError(f"Scaler: {len(names)} names for {x.shape[1]} features")
+        ls = np.zeros(x.shape[1])
+        for name, s in (log_scales or {}).items():
+            if name not in names:
+                raise ValueError(f"Scaler: log_scales names {name!r}, not one of {list(names)}")
+            ls[list(names).index(name)] = s
+        return _signed_log(x, ls), ls
 
     @classmethod
-    def from_dict(cls, d: dict) -> Standardizer:
-        """Inverse of :meth:`to_dict`."""
+    def standard(cls, x, names: Sequence[str] = (), log_scales=None) -> Scaler:
+        """Fit ``(x − mean)/std`` on ``x`` ``(N, F)`` (after the optional signed-log)."""
+        y, ls = cls._prepare(x, tuple(names), log_scales)
+        std = y.std(axis=0)
+        return cls(y.mean(axis=0), np.where(std > 0, std, 1.0), ls, tuple(names), "standard")
+
+    @classmethod
+    def minmax(cls, x, names: Sequence[str] = (), log_scales=None) -> Scaler:
+        """Fit ``(x − min)/(max − min)`` on ``x`` ``(N, F)`` (after the optional signed-log)."""
+        y, ls = cls._prepare(x, tuple(names), log_scales)
+        lo, hi = y.min(axis=0), y.max(axis=0)
+        return cls(lo, np.where(hi > lo, hi - lo, 1.0), ls, tuple(names), "minmax")
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Offset as float32 (``mean`` of a standard scaler)."""
+        return self.offset.astype(np.float32)
+
+    @property
+    def std(self) -> np.ndarray:
+        """Scale as float32 (``std`` of a standard scaler)."""
+        return self.scale.astype(np.float32)
+
+    def transform(self, x) -> np.ndarray:
+        """Scaled ``(N, F)`` float32 from raw ``x``."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape[-1] != len(self.offset):
+            raise ValueError(f"Scaler: {x.shape[-1]} features, fitted on {len(self.offset)}")
+        return ((_signed_log(x, self.log_scale) - self.offset) / self.scale).astype(np.float32)
+
+    def inverse(self, x) -> np.ndarray:
+        """Raw features from scaled ``x`` (inverse of :meth:`transform`)."""
+        y = np.asarray(x, dtype=np.float64) * self.scale + self.offset
+        s = self.log_scale
+        raw = np.sign(y) * np.expm1(np.abs(y)) * np.where(s > 0, s, 1.0)
+        return np.where(s > 0, raw, y).astype(np.float32)
+
+    def module(self) -> ScalerModule:
+        """The same scaling as a torch module (folded into trained and exported models)."""
+        return ScalerModule(self)
+
+    def to_dict(self) -> dict:
+        """JSON-able form."""
+        return {
+            "kind": self.kind,
+            "names": list(self.names),
+            "offset": self.offset.tolist(),
+            "scale": self.scale.tolist(),
+            "log_scale": self.log_scale.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict, names: Sequence[str] | None = None) -> Scaler:
+        """Inverse of :meth:`to_dict`; ``names`` (if given) must match the stored names."""
+        if names is not None and list(d.get("names", [])) != list(names):
+            raise ValueError(f"Scaler: fitted on features {d.get('names')}, expected {list(names)}")
         return cls(
-            np.asarray(d["mean"], np.float32),
-            np.asarray(d["std"], np.float32),
+            d["offset"],
+            d["scale"],
+            d.get("log_scale"),
             tuple(d.get("names", ())),
+            d.get("kind", "standard"),
         )
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`to_dict` as JSON, atomically."""
+        return atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, names: Sequence[str] | None = None) -> Scaler:
+        """Read a scaler saved by :meth:`save`."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such scaler file")
+        try:
+            return cls.from_dict(json.loads(path.read_text()), names)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+
+class ScalerModule(nn.Module):
+    """A :class:`Scaler` inside a model: ``(x (…, F)) → scaled (…, F)``, constants as buffers."""
+
+    def __init__(self, scaler: Scaler) -> None:
+        super().__init__()
+        f32 = torch.float32
+        self.register_buffer("log_scale", torch.as_tensor(scaler.log_scale, dtype=f32))
+        self.register_buffer("offset", torch.as_tensor(scaler.offset, dtype=f32))
+        self.register_buffer("scale", torch.as_tensor(scaler.scale, dtype=f32))
+        self.register_buffer("use_log", torch.as_tensor(scaler.log_scale > 0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = torch.where(self.use_log, self.log_scale, torch.ones_like(self.log_scale))
+        y = torch.where(self.use_log, torch.sign(x) * torch.log1p(torch.abs(x) / s), x)
+        return (y - self.offset) / self.scale
 
 
 def gather_padded(

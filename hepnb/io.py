@@ -268,6 +268,17 @@ def iterate(
         ) from exc
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file, naming it when it is missing or malformed."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+
+
 def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     """Save named numpy arrays to one ``.npz`` file, atomically."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:

@@ -112,7 +112,15 @@ def _forward(model: nn.Module, x: Any) -> torch.Tensor:
     return model(x)
 
 
-def _loss(out: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, kind: str) -> torch.Tensor:
+LossFn = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+ScoreFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _loss(
+    out: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, kind: str | LossFn
+) -> torch.Tensor:
+    if callable(kind):
+        return kind(out, y, w)
     if kind == "auto":
         kind = "bce" if out.dim() == 1 or out.shape[-1] == 1 else "ce"
     if kind == "bce":
@@ -160,7 +168,7 @@ def _make_scheduler(name: str | None, opt, epochs: int):
     raise ValueError(f"scheduler={name!r}: expected None, 'plateau' or 'cosine'")
 
 
-def _run_epoch(model, loader, device, loss_kind, opt=None, desc="", progress=True):
+def _run_epoch(model, loader, device, loss_kind, opt=None, desc="", progress=True, score=None):
     """One pass over ``loader``; trains when ``opt`` is given. Returns (mean loss, scores, y)."""
     train = opt is not None
     model.train(train)
@@ -183,7 +191,7 @@ def _run_epoch(model, loader, device, loss_kind, opt=None, desc="", progress=Tru
             total += loss.item() * n
             count += n
             if not train:
-                scores.append(_scores(out.detach()).cpu())
+                scores.append((score or _scores)(out.detach()).cpu())
                 ys.append(y.detach().cpu())
             bar.set_postfix(loss=f"{total / max(count, 1):.4f}", refresh=False)
     if count == 0:
@@ -218,7 +226,8 @@ def fit(
     lr: float = 1e-3,
     optimizer: str = "adam",
     weight_decay: float = 0.0,
-    loss: str = "auto",
+    loss: str | LossFn = "auto",
+    score: ScoreFn | None = None,
     scheduler: str | None = "plateau",
     early_stopping: int | None = 5,
     device: str | torch.device = "auto",
@@ -240,7 +249,11 @@ def fit(
         epochs: maximum number of epochs (a resumed run counts the epochs already done).
         lr, optimizer, weight_decay: optimiser settings (``adam``, ``adamw``, ``sgd``, ``rmsprop``).
         loss: ``auto`` (BCE-with-logits for one output, cross-entropy for several), ``bce``,
-            ``ce`` or ``mse``.
+            ``ce``, ``mse``, or a callable ``loss(out, y, w) → scalar tensor`` (``w`` the batch
+            weights or None), e.g. an ellipse loss or BCE with ``pos_weight``.
+        score: ``score(out) → scores`` for the validation metrics and :func:`predict`
+            (default: sigmoid of one output, softmax of several). ``val_auc`` is computed
+            when the scores are one number per example and the targets binary.
         scheduler: ``plateau`` (halve lr when val loss stalls 2 epochs), ``cosine`` or None.
         early_stopping: stop after this many epochs without val-loss improvement (None: never).
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``.
@@ -291,7 +304,7 @@ def fit(
             "lr": lr,
             "optimizer": optimizer,
             "weight_decay": weight_decay,
-            "loss": loss,
+            "loss": loss if isinstance(loss, str) else getattr(loss, "__name__", repr(loss)),
             "scheduler": scheduler,
             "early_stopping": early_stopping,
             "seed": seed,
@@ -320,7 +333,7 @@ def fit(
                 model, loaders["train"], dev, loss, opt, f"epoch {epoch} train", progress
             )
             val_loss, val_scores, val_y = _run_epoch(
-                model, loaders["val"], dev, loss, None, f"epoch {epoch} val", progress
+                model, loaders["val"], dev, loss, None, f"epoch {epoch} val", progress, score
             )
             rec = {
                 "epoch": epoch,
@@ -422,9 +435,14 @@ class _MlflowLogger:
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, loader: Iterable, device: str | torch.device = "auto", progress: bool = False
+    model: nn.Module,
+    loader: Iterable,
+    device: str | torch.device = "auto",
+    progress: bool = False,
+    score: ScoreFn | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scores (sigmoid for one output, softmax for several) and targets over ``loader``.
+    """Scores (``score(out)``; default sigmoid for one output, softmax for several) and targets
+    over ``loader``.
 
     Returns:
         ``(scores, y)``: scores ``(N,)`` or ``(N, C)``, targets ``(N,)``.
@@ -434,6 +452,6 @@ def predict(
     scores, ys = [], []
     for batch in tqdm(loader, desc="predict", leave=False, disable=not progress):
         x, y, _ = _unpack(_to(batch, dev))
-        scores.append(_scores(_forward(model, x)).cpu())
+        scores.append((score or _scores)(_forward(model, x)).cpu())
         ys.append(y.cpu())
     return torch.cat(scores).numpy(), torch.cat(ys).numpy()
