@@ -1,6 +1,6 @@
 """Time to execute the whole book on the reduced sample, against the 10-minute target.
 
-Runs ``hepnb run <chapter> --preset reduced`` for every chapter in ``hepnb.cli.CHAPTERS`` (into
+Runs ``hepnb run <chapter> --preset reduced`` for every chapter of the registry (``hepnb.chapters``) (into
 a fresh run folder, so every sample is generated and every model trained), then prints each
 notebook's time (papermill's own record), the total against the target, the peak memory of
 any process involved (Binder gives ≈ 2 GB), and the ratio of each time to a reference measured
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hepnb.cli import CHAPTERS
+from hepnb import chapters
 
 TARGET_S = 600.0
 
@@ -41,7 +41,8 @@ def _children_peak_mb() -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", default="reduced")
-    ap.add_argument("--chapters", nargs="*", default=sorted(CHAPTERS), choices=sorted(CHAPTERS))
+    names = chapters.names()
+    ap.add_argument("--chapters", nargs="*", default=names, choices=names)
     ap.add_argument("--keep", action="store_true", help="keep the run folders (path printed)")
     a = ap.parse_args(argv)
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             wall[chapter] = _run(
                 [*hepnb, "run", chapter, "--preset", a.preset, "--out-dir", str(out)]
             )
-            for stem in CHAPTERS[chapter]["notebooks"]:
+            for stem in chapters.get(chapter).notebooks:
                 nb = json.loads((out / "notebooks" / f"{stem}.ipynb").read_text())
                 rows.append((f"{chapter}/{stem}", float(nb["metadata"]["papermill"]["duration"])))
     finally:

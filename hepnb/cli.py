@@ -1,12 +1,13 @@
-"""The ``hepnb`` command: generate samples, run a chapter's notebooks, build the book.
+"""The ``hepnb`` command: generate samples, print and run configurations, build the book.
 
-Examples::
+Every subcommand iterates the chapter registry (:mod:`hepnb.chapters`)::
 
-    hepnb generate trt --n-tracks 20000 --seed 1 --out runs/trt/trt_sim.root
-    hepnb run trt --preset reduced            # execute the four TRT notebooks with papermill
-    hepnb run trt -p epochs 20                # override one notebook parameter
-    hepnb book                                # build the Jupyter Book from the executed notebooks
-    hepnb all                                 # reduced TRT sample + TRT chapter + book
+    hepnb generate trt --n-tracks 20000 --seed 1 --out trt_sim.root
+    hepnb config trt --preset reduced          # the configuration, as YAML
+    hepnb run trt --preset reduced             # execute the chapter's notebooks with papermill
+    hepnb run trt --config my.yaml -p epochs 20
+    hepnb book                                 # build the Jupyter Book from the executed notebooks
+    hepnb all                                  # every chapter at `reduced`, then the book
 """
 
 from __future__ import annotations
@@ -17,98 +18,19 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+from hepnb import chapters
+from hepnb._optional import require
+from hepnb.runs import Config, ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 
-#: Chapters: notebook stems in execution order and parameter presets.
-CHAPTERS: dict[str, dict] = {
-    "trt": {
-        "notebooks": ["explore_trt", "preprocess_trt", "train_trt", "roc_trt"],
-        "presets": {
-            "reduced": {"n_tracks": 20_000, "epochs": 4},
-            "tiny": {"n_tracks": 3_000, "epochs": 2},
-            "default": {},
-        },
-    },
-}
 
-#: ``hepnb generate <chapter>`` handlers: name → (add_arguments, run).
-GENERATORS: dict[str, tuple[Callable, Callable]] = {}
-
-
-def _trt_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n-tracks", type=int, default=100_000, help="tracks per MC tree")
-    p.add_argument(
-        "--data-fraction",
-        type=float,
-        default=0.25,
-        help="size of the 'data' trees relative to the MC trees",
-    )
-    p.add_argument("--no-data", action="store_true", help="skip the 'data' trees")
-
-
-def _trt_run(a: argparse.Namespace) -> Path:
-    from hepnb.sim import trt
-
-    return trt.generate(
-        a.out, n_tracks=a.n_tracks, seed=a.seed, data=not a.no_data, data_fraction=a.data_fraction
-    )
-
-
-GENERATORS["trt"] = (_trt_args, _trt_run)
-
-
-# --- ghost tracks (LHCb) ---------------------------------------------------------------------
-# hepnb generate ghost --out runs/ghost/sim --n-tracks 50000 [--track matching]
-#   writes <out>/ghost_forward.root and/or <out>/ghost_matching.root (--out is a folder)
-# hepnb run ghost --preset reduced
-
-
-def _ghost_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--n-tracks",
-        type=int,
-        default=50_000,
-        help="candidates per track type (ghost: --out is a folder)",
-    )
-    p.add_argument(
-        "--track",
-        choices=["forward", "matching", "both"],
-        default="both",
-        help="which pattern recognition's candidates to write",
-    )
-
-
-def _ghost_run(a: argparse.Namespace) -> Path:
-    from hepnb.sim import ghost
-
-    tracks = ("forward", "matching") if a.track == "both" else (a.track,)
-    paths = ghost.generate(a.out, n_tracks=a.n_tracks, seed=a.seed, tracks=tracks)
-    return paths[tracks[0]] if len(tracks) == 1 else Path(a.out)
-
-
-GENERATORS["ghost"] = (_ghost_args, _ghost_run)
-CHAPTERS["ghost"] = {
-    "notebooks": ["explore_ghost", "preprocess_ghost", "train_ghost", "roc_ghost"],
-    "presets": {
-        "reduced": {"n_tracks": 50_000},
-        "tiny": {
-            "n_tracks": 8_000,
-            "track": "forward",
-            "epochs": 12,
-            "n_trials": 4,
-            "search_epochs": 3,
-        },
-        "default": {},
-    },
-}
-# --- end ghost tracks ------------------------------------------------------------------------
-
-
-def parse_value(text: str):
+def parse_value(text: str) -> Any:
     """Parse a ``-p key value`` value as a Python literal where possible (else a string)."""
     try:
         return ast.literal_eval(text)
@@ -116,66 +38,83 @@ def parse_value(text: str):
         return text
 
 
-def notebook_parameters(path: Path) -> dict:
+def notebook_parameters(path: Path) -> dict[str, Any]:
     """The parameters a notebook declares in its ``parameters`` cell (name → default)."""
-    import papermill as pm
-
+    pm = require("papermill")
     return {k: v["default"] for k, v in pm.inspect_notebook(str(path)).items()}
+
+
+def make_config(
+    chapter: str,
+    preset: str = "reduced",
+    config_file: str | os.PathLike | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    out_dir: str | os.PathLike | None = None,
+) -> Config:
+    """A chapter's configuration: preset, then the YAML file, then ``-p`` overrides, then
+    ``--out-dir``; any unknown key fails here, before anything runs, naming the key."""
+    ch = chapters.get(chapter)
+    values: dict[str, Any] = dict(ch.preset(preset).to_dict())
+    if config_file is not None:
+        values |= ch.config.yaml_values(config_file)
+    if overrides:
+        ch.config.from_dict(overrides, source="-p")  # names an unknown key
+        values |= dict(overrides)
+    if out_dir is not None:
+        values["out_dir"] = str(Path(out_dir).resolve())
+    return ch.config.from_dict(values, source=f"{chapter} configuration")
 
 
 def run_chapter(
     chapter: str,
     preset: str = "reduced",
-    overrides: dict | None = None,
-    out_dir: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    out_dir: str | os.PathLike | None = None,
     notebooks: Sequence[str] | None = None,
+    config_file: str | os.PathLike | None = None,
 ) -> Path:
-    """Execute a chapter's notebooks in order with papermill.
+    """Execute a chapter's notebooks in order with papermill, all with one configuration.
 
-    Executed copies go to ``<out_dir>/notebooks/``; ``out_dir`` (default ``runs/<chapter>``) is
-    passed to every notebook so they share one run folder. Unknown parameters are rejected
-    before anything runs.
+    Executed copies go to ``<run folder>/notebooks/``; the configuration is saved as
+    ``<run folder>/config.yaml``. Every notebook declares every configuration key (a test
+    checks it), so each receives the whole configuration.
 
     Returns:
         The folder of executed notebooks.
     """
-    import papermill as pm
-
-    if chapter not in CHAPTERS:
-        raise SystemExit(f"unknown chapter {chapter!r}; chapters: {sorted(CHAPTERS)}")
-    spec = CHAPTERS[chapter]
-    if preset not in spec["presets"]:
-        raise SystemExit(f"unknown preset {preset!r}; presets: {sorted(spec['presets'])}")
-    out_dir = Path(out_dir or ROOT / "runs" / chapter)
-    executed = out_dir / "notebooks"
-    executed.mkdir(parents=True, exist_ok=True)
-    params = {**spec["presets"][preset], **(overrides or {}), "out_dir": str(out_dir.resolve())}
-    # a parameter must be declared by some notebook of the chapter (presets hold the training
-    # ones too, also when only the first notebooks run); each notebook gets those it declares
-    declared = {
-        stem: set(notebook_parameters(BOOK / chapter / f"{stem}.ipynb"))
-        for stem in spec["notebooks"]
-    }
+    pm = require("papermill")
+    try:
+        ch = chapters.get(chapter)
+        cfg = make_config(chapter, preset, config_file, overrides, out_dir)
+    except (KeyError, ConfigError, FileNotFoundError) as exc:
+        raise SystemExit(str(exc).strip('"')) from None
     for stem in notebooks or ():
-        if stem not in declared:
-            raise SystemExit(f"{chapter}: unknown notebook {stem!r}; it has {spec['notebooks']}")
-    unknown = sorted(set(params) - set().union(*declared.values()))
-    if unknown:
-        takes = sorted(set().union(*declared.values()))
-        raise SystemExit(f"{chapter}: unknown parameter(s) {unknown}; its notebooks take {takes}")
+        if stem not in ch.notebooks:
+            raise SystemExit(f"{chapter}: unknown notebook {stem!r}; it has {list(ch.notebooks)}")
+    paths = [BOOK / chapter / f"{stem}.ipynb" for stem in notebooks or ch.notebooks]
+    for path in paths:
+        declared = set(notebook_parameters(path))
+        if declared != set(cfg.names()):
+            raise SystemExit(
+                f"{path}: its parameters cell declares {sorted(declared)}, the {chapter} "
+                f"configuration has {cfg.names()}"
+            )
+    run = Path(cfg.out_dir) if Path(cfg.out_dir).is_absolute() else ROOT / cfg.out_dir
+    executed = run / "notebooks"
+    executed.mkdir(parents=True, exist_ok=True)
+    cfg.replace(out_dir=str(run)).save()
+    params = cfg.to_dict()
     # the kernels inherit this environment: MPLBACKEND=Agg (tests, CI) would leave the executed
     # notebooks, and so the book, without figures; they get the notebook (inline) backend
     backend = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
-        for stem in notebooks or spec["notebooks"]:
-            src = BOOK / chapter / f"{stem}.ipynb"
-            mine = {k: v for k, v in params.items() if k in declared[stem]}
-            print(f"[hepnb] executing {src.relative_to(ROOT)} with {mine}", flush=True)
+        for src in paths:
+            print(f"[hepnb] executing {src.relative_to(ROOT)} with {params}", flush=True)
             pm.execute_notebook(
                 str(src),
                 str(executed / src.name),
-                parameters=mine,
+                parameters=params,
                 cwd=str(ROOT),
                 progress_bar=True,
                 kernel_name="python3",
@@ -206,9 +145,9 @@ def build_book(
     for name in ("_config.yml", "_toc.yml", "README.md"):
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, stage / name)
-    for chapter in CHAPTERS:
-        for nb in sorted((runs_root / chapter / "notebooks").glob("*.ipynb")):
-            shutil.copy2(nb, stage / "book" / chapter / nb.name)
+    for name in chapters.names():
+        for nb in sorted((runs_root / name / "notebooks").glob("*.ipynb")):
+            shutil.copy2(nb, stage / "book" / name / nb.name)
     # jupyter-book 1 has no `python -m jupyter_book`: call its click entry point in this Python
     cmd = [
         sys.executable,
@@ -227,60 +166,73 @@ def build_book(
     return build_dir / "html"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="hepnb", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="cmd", required=True)
-
-    gen = sub.add_parser("generate", help="simulate a sample and write a ROOT file")
-    gsub = gen.add_subparsers(dest="chapter", required=True)
-    for name, (add_args, _) in GENERATORS.items():
-        g = gsub.add_parser(name)
-        g.add_argument("--seed", type=int, default=0)
-        g.add_argument("--out", type=Path, required=True, help="output .root file")
-        add_args(g)
-
-    run = sub.add_parser("run", help="execute a chapter's notebooks with papermill")
-    run.add_argument("chapter", choices=sorted(CHAPTERS))
-    run.add_argument("--preset", default="reduced")
-    run.add_argument("--out-dir", type=Path, default=None)
-    run.add_argument(
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="reduced", help="preset of the chapter (presets.yaml)")
+    p.add_argument("--config", type=Path, default=None, help="YAML file of configuration keys")
+    p.add_argument(
         "-p",
         nargs=2,
         action="append",
         default=[],
         metavar=("NAME", "VALUE"),
-        help="override a notebook parameter",
+        help="override one configuration key (a notebook parameter)",
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hepnb`` command."""
+    parser = argparse.ArgumentParser(
+        prog="hepnb", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    registry = chapters.all_chapters()
+    names = [c.name for c in registry]
+
+    gen = sub.add_parser("generate", help="simulate a chapter's sample (real ntuple schema)")
+    gsub = gen.add_subparsers(dest="chapter", required=True)
+    for ch in registry:
+        g = gsub.add_parser(ch.name, help=ch.title)
+        g.add_argument("--seed", type=int, default=0)
+        g.add_argument("--out", type=Path, required=True, help="output file or folder")
+        ch.generate[0](g)
+
+    run = sub.add_parser("run", help="execute a chapter's notebooks with papermill")
+    run.add_argument("chapter", choices=names)
+    _add_config_args(run)
+    run.add_argument("--out-dir", type=Path, default=None, help="run folder (overrides out_dir)")
+
+    cfg = sub.add_parser("config", help="print a chapter's configuration as YAML")
+    cfg.add_argument("chapter", choices=names)
+    _add_config_args(cfg)
 
     book = sub.add_parser("book", help="build the Jupyter Book (HTML)")
     book.add_argument("--strict", action="store_true", help="fail on warnings")
     book.add_argument(
-        "--runs-root",
-        type=Path,
-        default=None,
-        help="folder holding <chapter>/notebooks (default: runs)",
+        "--runs-root", type=Path, default=None, help="folder holding <chapter>/notebooks"
     )
     book.add_argument(
-        "--out-root",
-        type=Path,
-        default=None,
-        help="build in <OUT_ROOT>/_build (default: the repository)",
+        "--out-root", type=Path, default=None, help="build in <OUT_ROOT>/_build (default: here)"
     )
 
-    sub.add_parser("all", help="reduced TRT sample, execute the TRT chapter, build the book")
+    sub.add_parser("all", help="run every chapter at the reduced preset, then build the book")
 
     a = parser.parse_args(argv)
     if a.cmd == "generate":
-        path = GENERATORS[a.chapter][1](a)
-        print(path)
-    elif a.cmd == "run":
-        run_chapter(a.chapter, a.preset, {k: parse_value(v) for k, v in a.p}, a.out_dir)
+        print(chapters.get(a.chapter).generate[1](a))
+    elif a.cmd in ("run", "config"):
+        overrides = {k: parse_value(v) for k, v in a.p}
+        if a.cmd == "config":
+            try:
+                print(make_config(a.chapter, a.preset, a.config, overrides).to_yaml(), end="")
+            except (KeyError, ConfigError, FileNotFoundError) as exc:
+                raise SystemExit(str(exc)) from None
+        else:
+            run_chapter(a.chapter, a.preset, overrides, a.out_dir, config_file=a.config)
     elif a.cmd == "book":
         print(build_book(a.strict, a.runs_root, a.out_root) / "index.html")
     elif a.cmd == "all":
-        run_chapter("trt", "reduced")
+        for name in names:
+            run_chapter(name, "reduced")
         print(build_book() / "index.html")
     return 0
 

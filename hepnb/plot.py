@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from hepnb import evaluate
+from hepnb.io import atomic_path
 
 __all__ = [
     "hist1d",
@@ -225,7 +226,6 @@ def threshold_scan(
 
 def save(fig_or_ax, path) -> None:
     """Save a figure atomically (PNG/PDF by extension)."""
-    from hepnb.io import atomic_path
 
     fig = fig_or_ax.figure if hasattr(fig_or_ax, "figure") and fig_or_ax.figure else fig_or_ax
     with atomic_path(path) as tmp:

@@ -232,13 +232,20 @@ class Config:
             raise ConfigError(f"{source}: {exc}") from None
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> Self:
-        """Read a YAML file (``yaml.safe_load``) holding some or all of the keys."""
+    def yaml_values(cls, path: str | os.PathLike) -> dict[str, Any]:
+        """The keys a YAML file sets (``yaml.safe_load``), checked: an unknown key or a value
+        of the wrong type fails naming the file and the key."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"config file {str(path)!r}: no such file")
         values = yaml.safe_load(path.read_text()) or {}
-        return cls.from_dict(values, source=str(path))
+        cls.from_dict(values, source=str(path))
+        return dict(values)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> Self:
+        """A configuration from a YAML file holding some or all of the keys."""
+        return cls.from_dict(cls.yaml_values(path), source=str(path))
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]) -> Self:

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
+from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -73,7 +75,6 @@ class History:
 
     def to_frame(self):
         """The records as a pandas DataFrame indexed by epoch."""
-        import pandas as pd
 
         return pd.DataFrame(self.records).set_index("epoch") if self.records else pd.DataFrame()
 
@@ -204,7 +205,6 @@ def _run_epoch(model, loader, device, loss_kind, opt=None, desc="", progress=Tru
 def _binary_auc(scores: np.ndarray, y: np.ndarray) -> float:
     if scores.ndim != 1 or len(np.unique(y)) != 2:
         return math.nan
-    from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(y, scores))
 

@@ -1,12 +1,16 @@
-"""Every notebook: .py:percent source and paired .ipynb in sync, no outputs, one parameters cell."""
+"""Every notebook: .py:percent source and paired .ipynb in sync, no outputs, one parameters cell
+that declares exactly its chapter's configuration with the configuration's defaults."""
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
 import jupytext
 import pytest
+
+from hepnb import chapters
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "book").glob("*/*.py"))
@@ -46,3 +50,35 @@ def test_one_parameters_cell_near_top_with_required_names(src):
     for line in source.splitlines():
         if "=" in line:
             assert "#" in line, f"{src}: parameter without a comment: {line!r}"
+
+
+def _parameters(src: Path) -> dict:
+    cells = jupytext.read(src)["cells"]
+    cell = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
+    values = {}
+    for node in ast.parse(cell["source"]).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, (
+            f"{src}: the parameters cell should hold only `name = literal` lines"
+        )
+        values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
+
+
+def test_every_chapter_folder_is_registered():
+    folders = {p.name for p in (ROOT / "book").iterdir() if p.is_dir() and any(p.glob("*.py"))}
+    assert folders == set(chapters.names())
+
+
+@pytest.mark.parametrize(
+    "chapter,stem",
+    [(c.name, stem) for c in chapters.all_chapters() for stem in c.notebooks],
+)
+def test_parameters_cell_equals_the_chapter_configuration(chapter, stem):
+    """The configuration is the only source of defaults: each notebook's parameters cell
+    declares every key, in the same order, with the same default."""
+    config = chapters.get(chapter).config
+    params = _parameters(ROOT / "book" / chapter / f"{stem}.py")
+    assert list(params) == config.names(), f"{stem}: keys differ from {config.__name__}"
+    assert config.from_dict(params).to_dict() == config.defaults(), (
+        f"{stem}: a default differs from {config.__name__}'s"
+    )

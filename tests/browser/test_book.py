@@ -17,7 +17,8 @@ import jupytext
 import pytest
 import yaml
 
-from hepnb.cli import CHAPTERS, build_book, run_chapter
+from hepnb import chapters
+from hepnb.cli import build_book, run_chapter
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = {"trt": {"n_tracks": 800, "epochs": 1}}  # chapters executed for the test, with overrides
@@ -51,9 +52,12 @@ def test_toc_lists_every_notebook_and_only_existing_pages():
         assert (ROOT / f"{file}.md").exists() or (ROOT / f"{file}.ipynb").exists(), file
     notebooks = {str(p.relative_to(ROOT).with_suffix("")) for p in ROOT.glob("book/*/*.ipynb")}
     assert notebooks <= set(files), f"not in _toc.yml: {sorted(notebooks - set(files))}"
-    for chapter, spec in CHAPTERS.items():  # a chapter's pages in its execution order
-        listed = [f.rsplit("/", 1)[1] for f in files if f.startswith(f"book/{chapter}/")]
-        assert listed == spec["notebooks"]
+    for chapter in chapters.all_chapters():  # a chapter's pages in its execution order
+        listed = [f.rsplit("/", 1)[1] for f in files if f.startswith(f"book/{chapter.name}/")]
+        assert listed == list(chapter.notebooks)
+    # the chapters of the book are those of the registry
+    in_book = {f.split("/")[1] for f in files if f.startswith("book/") and f.count("/") == 2}
+    assert in_book == set(chapters.names())
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +82,7 @@ def test_book_pages_in_a_browser(book, page, artifacts):
     )
     page.goto((book / "index.html").as_uri())
     page.wait_for_url("**/book/intro.html")  # index.html redirects to the root page
-    executed = {stem for chapter in RUN for stem in CHAPTERS[chapter]["notebooks"]}
+    executed = {stem for chapter in RUN for stem in chapters.get(chapter).notebooks}
     for file in _toc_files():
         page.goto((book / f"{file}.html").as_uri(), wait_until="load")
         name = file.rsplit("/", 1)[1]

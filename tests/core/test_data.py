@@ -76,15 +76,54 @@ def test_subset_equals_indexing():
     assert torch.equal(a, b) and torch.equal(f1, f2) and torch.equal(y1, y2)
 
 
-def test_standardizer_fit_transform_and_json():
+def test_standard_scaler_fit_transform_and_json(tmp_path):
     x = np.random.default_rng(0).normal(5, 2, size=(1000, 2))
     x[:, 1] = 7.0  # constant feature passes through centred
-    st = data.Standardizer.fit(x, names=("a", "b"))
+    st = data.Scaler.standard(x, names=("a", "b"))
     z = st.transform(x)
     assert abs(z[:, 0].mean()) < 1e-5 and z[:, 0].std() == pytest.approx(1, rel=1e-4)
     assert np.allclose(z[:, 1], 0)
-    back = data.Standardizer.from_dict(st.to_dict())
+    back = data.Scaler.load(st.save(tmp_path / "s.json"), names=("a", "b"))
     assert np.allclose(back.transform(x), z) and back.names == ("a", "b")
+    assert np.allclose(back.inverse(z), x, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"s\.json.*fitted on features \['a', 'b'\]"):
+        data.Scaler.load(tmp_path / "s.json", names=("a", "c"))
+    with pytest.raises(ValueError, match="3 features, fitted on 2"):
+        st.transform(np.zeros((4, 3)))
+
+
+def test_minmax_scaler_with_signed_log_tails_inverts_and_matches_its_module():
+    rng = np.random.default_rng(1)
+    x = np.c_[rng.exponential(100.0, 500) * rng.choice([-1, 1], 500), rng.uniform(2, 4, 500)]
+    sc = data.Scaler.minmax(x, names=("chi2", "pt"), log_scales={"chi2": 1.0})
+    z = sc.transform(x)
+    assert z.min(axis=0) == pytest.approx([0, 0], abs=1e-6)
+    assert z.max(axis=0) == pytest.approx([1, 1], abs=1e-6)
+    # the tail is compressed: the median of |chi2| sits well above the linear min-max position
+    assert np.median(z[:, 0]) > 0.3
+    assert np.allclose(sc.inverse(z), x, rtol=1e-4, atol=1e-3)
+    with torch.no_grad():
+        zt = sc.module()(torch.as_tensor(x, dtype=torch.float32)).numpy()
+    assert np.allclose(zt, z, atol=1e-5)
+    with pytest.raises(ValueError, match="log_scales names 'eta'"):
+        data.Scaler.minmax(x, names=("chi2", "pt"), log_scales={"eta": 1.0})
+
+
+def test_split_names_and_events_kept_whole():
+    n = 3000
+    events = np.repeat(np.arange(600), 5)
+    y = (np.arange(n) % 7 == 0).astype(int)
+    parts = data.split(n, (0.6, 0.2, 0.2), seed=2, stratify=y, groups=events)
+    assert list(parts) == ["train", "val", "test"]
+    assert np.array_equal(np.sort(np.concatenate(list(parts.values()))), np.arange(n))
+    owners = {name: set(events[idx]) for name, idx in parts.items()}
+    assert not owners["train"] & owners["test"] and not owners["train"] & owners["val"]
+    assert abs(len(parts["train"]) / n - 0.6) < 0.03
+    ungrouped = data.split(n, (0.6, 0.2, 0.2), seed=2, stratify=y)
+    shared = set(events[ungrouped["train"]]) & set(events[ungrouped["test"]])
+    assert shared  # without groups, events straddle the splits (what the option prevents)
+    with pytest.raises(ValueError, match="groups"):
+        data.split(n, groups=events[:10])
 
 
 def test_batch_loader_covers_all_once():

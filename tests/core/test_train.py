@@ -37,6 +37,44 @@ def test_fit_learns_separable_problem():
     assert h.records[-1]["val_auc"] > 0.85
 
 
+def test_fit_takes_a_custom_loss_and_score_function():
+    """A callable loss (here BCE with a pos_weight, as an edge classifier needs) and a score
+    function replace the named ones; the loss is really the one used."""
+    calls = []
+
+    def weighted_bce(out, y, w):
+        calls.append(len(y))
+        pos = torch.tensor(3.0)
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            out.reshape(-1), y, pos_weight=pos
+        )
+
+    def score(out):
+        return torch.sigmoid(out.reshape(-1))
+
+    train.set_seed(0)
+    model = mlp()
+    h = train.fit(
+        model,
+        gaussian_loaders(),
+        epochs=3,
+        lr=1e-2,
+        loss=weighted_bce,
+        score=score,
+        mlflow=False,
+        progress=False,
+    )
+    assert calls and h.records[-1]["val_auc"] > 0.85
+    # the pos_weight moves the scores up: more than half of the validation sample above 0.5
+    s, _ = train.predict(model, gaussian_loaders()["val"], score=score)
+    assert (s > 0.5).mean() > 0.55
+    train.set_seed(0)
+    plain = mlp()
+    train.fit(plain, gaussian_loaders(), epochs=3, lr=1e-2, mlflow=False, progress=False)
+    s_plain, _ = train.predict(plain, gaussian_loaders()["val"])
+    assert (s > 0.5).mean() > (s_plain > 0.5).mean()
+
+
 def test_seeded_training_is_deterministic_on_cpu():
     def run():
         train.set_seed(1)
