@@ -72,18 +72,27 @@ def roc(
     text: str = "Simulation Internal",
     rlabel: str | None = None,
     eff_range: tuple[float, float] = (0.5, 1.0),
+    bands: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ):
     """Background rejection (log scale) vs signal efficiency for several classifiers.
 
     Args:
         curves: ``{name: (y, score)}``; the legend shows each AUC.
         signal, background: class names for the axis labels.
+        bands: ``{name: (eff, low, high)}`` rejection intervals drawn as a shaded band around
+            that curve, e.g. ``bootstrap(y, scores, effs=np.linspace(0.5, 0.99, 50)).band(name)``
+            (:class:`hepnb.evaluate.Bootstrap`).
     """
     ax = _ax(ax)
+    bands = bands or {}
     for name, (y, s) in curves.items():
         r = evaluate.roc(y, s)
         keep = (r.eff >= eff_range[0]) & (r.bkg_eff > 0)
-        ax.plot(r.eff[keep], r.rejection[keep], label=f"{name} (AUC = {r.auc:.4f})")
+        (line,) = ax.plot(r.eff[keep], r.rejection[keep], label=f"{name} (AUC = {r.auc:.4f})")
+        if name in bands:
+            eff, lo, hi = (np.asarray(a, dtype=float) for a in bands[name])
+            ok = np.isfinite(lo) & np.isfinite(hi) & (lo > 0)
+            ax.fill_between(eff[ok], lo[ok], hi[ok], color=line.get_color(), alpha=0.3, lw=0)
     ax.set_yscale("log")
     ax.set_xlim(*eff_range)
     ax.set_xlabel(f"{signal} efficiency")
