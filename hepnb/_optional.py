@@ -15,6 +15,7 @@ __all__ = ["require"]
 #: module → the ``pip install 'hepnb[EXTRA]'`` that provides it.
 EXTRAS = {
     "optuna": "tune",
+    "sqlalchemy": "tune",
     "onnxruntime": "export",
     "onnx": "export",
     "onnxscript": "export",

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hepnb._optional import require
 from hepnb.io import atomic_path
 
 __all__ = [
@@ -74,7 +75,7 @@ def to_onnx(
     Returns:
         The path written.
     """
-    import onnx
+    onnx = require("onnx")
 
     if feature_names is not None and len(feature_names) != n_features:
         raise ValueError(
@@ -95,6 +96,7 @@ def to_onnx(
             opset_version=opset,
             verbose=False,
         )
+        assert onnx_program is not None  # dynamo=True always returns an ONNXProgram
         proto = onnx_program.model_proto
         _strip(proto)
         props = dict(metadata or {})
@@ -118,7 +120,7 @@ def _strip(proto) -> None:
 
 
 def _session(path: Path, threads: int | None):
-    import onnxruntime as ort
+    ort = require("onnxruntime")
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -279,8 +281,8 @@ def quantize_int8(
         The path written. The metadata (feature names...) is carried over, plus
         ``quantization`` = the mode.
     """
-    import onnx
-    from onnxruntime import quantization as q
+    onnx = require("onnx")
+    q = require("onnxruntime.quantization")
 
     if mode not in ("dynamic", "static"):
         raise ValueError(f"mode={mode!r}: expected 'dynamic' or 'static'")
@@ -299,6 +301,7 @@ def quantize_int8(
                 op_types_to_quantize=_QUANT_OPS,
             )
         else:
+            assert calibration is not None  # checked above for mode='static'
             q.quantize_static(
                 str(pre),
                 str(tmp),
@@ -329,8 +332,8 @@ def file_size(path: str | os.PathLike) -> int:
 def weight_bytes(path: str | os.PathLike) -> int:
     """Bytes held by the initializers (weights, biases, quantization scales) of an ONNX file;
     unlike :func:`file_size` it leaves out the graph description."""
-    import onnx
-    from onnx import numpy_helper
+    onnx = require("onnx")
+    numpy_helper = require("onnx.numpy_helper")
 
     model = onnx.load(str(path))
     return sum(numpy_helper.to_array(t).nbytes for t in model.graph.initializer)

@@ -282,7 +282,7 @@ def read_json(path: str | os.PathLike) -> Any:
 def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     """Save named numpy arrays to one ``.npz`` file, atomically."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, allow_pickle=True, **arrays)  # numpy's default, spelled out for mypy
     return Path(path)
 
 

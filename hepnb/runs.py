@@ -151,7 +151,7 @@ def _check_value(name: str, value: Any, hint: Any, source: str) -> Any:
     if origin in (dict, Mapping):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{source}: {name}={value!r}: expected a mapping")
-        kt, vt = args if args else (Any, Any)
+        kt, vt = args or (Any, Any)
         return {
             _check_value(f"{name} key", k, kt, source): _check_value(
                 f"{name}[{k!r}]", v, vt, source

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm.auto import tqdm
 
+from hepnb._optional import require
 from hepnb.io import atomic_path
 from hepnb.runs import mlflow_uri
 
@@ -286,7 +288,7 @@ def fit(
 
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        if resume and ckpt_path.exists():
+        if resume and ckpt_path is not None and ckpt_path.exists():
             state = torch.load(ckpt_path, map_location=dev, weights_only=False)
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
@@ -392,12 +394,12 @@ class _MlflowLogger:
         self.enabled = bool(mlflow) and (out is not None or isinstance(mlflow, str))
         self.uri = mlflow if isinstance(mlflow, str) else (mlflow_uri(out) if out else None)
         self.experiment, self.run_id, self.out = experiment, run_id, out
-        self._ml = None
+        self._ml: ModuleType | None = None
 
     def start(self, params: Mapping[str, Any], resumed: bool) -> None:
-        if not self.enabled:
+        if not self.enabled or self.uri is None:
             return
-        import mlflow
+        mlflow = require("mlflow")
 
         for name in ("alembic", "mlflow"):  # keep notebooks free of database chatter
             logging.getLogger(name).setLevel(logging.WARNING)

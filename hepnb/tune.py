@@ -28,8 +28,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from hepnb._optional import require
 from hepnb.io import atomic_write_json
 
 __all__ = ["StudyResult", "load_best", "pruning_callback", "run_study", "storage_url", "suggest"]
@@ -37,6 +38,8 @@ __all__ = ["StudyResult", "load_best", "pruning_callback", "run_study", "storage
 log = logging.getLogger(__name__)
 
 DB = "optuna.db"
+#: the two optimisation directions Optuna knows.
+Direction = Literal["maximize", "minimize"]
 
 
 def suggest(trial, space: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,7 +76,7 @@ def storage_url(out_dir: str | os.PathLike) -> str:
 def pruning_callback(trial, key: str = "val_auc") -> Callable[[Mapping[str, float]], None]:
     """An ``on_epoch_end`` callback for :func:`hepnb.train.fit`: reports ``record[key]`` at
     each epoch and raises ``optuna.TrialPruned`` when the pruner says so."""
-    import optuna
+    optuna = require("optuna")
 
     def cb(record: Mapping[str, float]) -> None:
         value = float(record[key])
@@ -109,7 +112,7 @@ class StudyResult:
 
 
 def _make_pruner(pruner: Any):
-    import optuna
+    optuna = require("optuna")
 
     if pruner is None or pruner == "none":
         return optuna.pruners.NopPruner()
@@ -120,11 +123,11 @@ def _make_pruner(pruner: Any):
     return pruner
 
 
-def _open_study(url: str, name: str, direction: str, seed: int, pruner, attempts: int = 8):
+def _open_study(url: str, name: str, direction: Direction, seed: int, pruner, attempts: int = 8):
     """Create or load a study; several processes starting at once race to create the sqlite
     schema or the study row, so the loser retries."""
-    import optuna
-    from sqlalchemy.exc import SQLAlchemyError
+    optuna = require("optuna")
+    SQLAlchemyError = require("sqlalchemy.exc").SQLAlchemyError
 
     for attempt in range(attempts):
         try:
@@ -153,7 +156,7 @@ def run_study(
     out_dir: str | os.PathLike,
     study_name: str = "study",
     n_trials: int = 20,
-    direction: str = "maximize",
+    direction: Direction = "maximize",
     seed: int = 0,
     pruner: Any = "median",
     timeout: float | None = None,
@@ -177,8 +180,8 @@ def run_study(
     Returns:
         A :class:`StudyResult`; the same content is in ``<out_dir>/<study_name>_best.json``.
     """
-    import optuna
-    from optuna.trial import TrialState
+    optuna = require("optuna")
+    TrialState = require("optuna.trial").TrialState
 
     if direction not in ("maximize", "minimize"):
         raise ValueError(f"direction={direction!r}: expected 'maximize' or 'minimize'")
