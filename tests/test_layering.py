@@ -16,10 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from hepnb._optional import require
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "hepnb"
 SOURCES = sorted(PACKAGE.rglob("*.py"))
-#: Heavy optional extras that may be imported inside functions (and their own dependencies).
+#: Heavy optional extras, imported with ``hepnb._optional.require`` inside the functions that use
+#: them (and their own dependencies).
 OPTIONAL = (
     "optuna",
     "sqlalchemy",  # optuna's storage layer
@@ -88,15 +91,22 @@ def test_schema_and_reader_stand_without_simulator_plot_or_models(path):
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_id)
-def test_imports_at_module_top_except_optional_extras(path):
+def test_imports_at_module_top_and_optional_extras_through_require(path):
     tree = ast.parse(path.read_text())
-    late = []
+    late = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            for mod in _imports(node):
-                if not mod.startswith(OPTIONAL):
-                    late.append(mod)
-    assert not late, f"{path}: imports inside functions or classes: {sorted(set(late))}"
+            late |= _imports(node)
+    assert not late, f"{path}: imports inside functions or classes: {sorted(late)}"
+    if path.name != "_optional.py":
+        heavy = [m for m in _imports(tree) if m.split(".")[0] in OPTIONAL]
+        assert not heavy, f"{path}: import {heavy} with hepnb._optional.require(...) where used"
+
+
+def test_a_missing_extra_names_what_to_install():
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'hepnb\[tune\]'"):
+        require("optuna.no_such_module")
+    assert require("optuna").__name__ == "optuna"
 
 
 def test_the_import_reader_sees_imports_inside_functions():
