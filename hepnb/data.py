@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -132,15 +132,15 @@ class Scaler:
 
     offset: np.ndarray
     scale: np.ndarray
-    log_scale: np.ndarray | None = None
+    log_scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
     names: tuple[str, ...] = ()
     kind: str = "standard"
 
     def __post_init__(self) -> None:
         self.offset = np.asarray(self.offset, dtype=np.float64)
         self.scale = np.asarray(self.scale, dtype=np.float64)
-        ls = np.zeros_like(self.offset) if self.log_scale is None else self.log_scale
-        self.log_scale = np.asarray(ls, dtype=np.float64)
+        ls = np.asarray(self.log_scale, dtype=np.float64)
+        self.log_scale = ls if ls.size else np.zeros_like(self.offset)
         self.names = tuple(self.names)
         if not (self.offset.shape == self.scale.shape == self.log_scale.shape):
             raise ValueError(
@@ -222,7 +222,7 @@ class Scaler:
         return cls(
             d["offset"],
             d["scale"],
-            d.get("log_scale"),
+            np.asarray(d.get("log_scale") or [], dtype=np.float64),
             tuple(d.get("names", ())),
             d.get("kind", "standard"),
         )
@@ -245,6 +245,11 @@ class Scaler:
 
 class ScalerModule(nn.Module):
     """A :class:`Scaler` inside a model: ``(x (…, F)) → scaled (…, F)``, constants as buffers."""
+
+    log_scale: torch.Tensor
+    offset: torch.Tensor
+    scale: torch.Tensor
+    use_log: torch.Tensor
 
     def __init__(self, scaler: Scaler) -> None:
         super().__init__()
@@ -331,9 +336,9 @@ class SequenceDataset:
         packed = pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
         return (packed, self.features[idx]), self.y[idx], self.w[idx]
 
-    def subset(self, idx: np.ndarray) -> SequenceDataset:
-        """A new dataset holding sequences ``idx`` (copies the items)."""
-        idx = torch.as_tensor(np.asarray(idx), dtype=torch.int64)
+    def subset(self, rows: np.ndarray) -> SequenceDataset:
+        """A new dataset holding sequences ``rows`` (copies the items)."""
+        idx = torch.as_tensor(np.asarray(rows), dtype=torch.int64)
         padded_idx = torch.repeat_interleave(idx, self.offsets[idx + 1] - self.offsets[idx])
         lengths = self.offsets[idx + 1] - self.offsets[idx]
         first = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -250,14 +251,14 @@ def confusion_matrix(
 ):
     """Confusion matrix as a DataFrame (rows: true class, columns: predicted), normalised per
     true class by default."""
-    labels = (
+    classes = (
         np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
         if labels is None
         else np.asarray(labels)
     )
-    m = skm.confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize)
+    m = skm.confusion_matrix(y_true, y_pred, labels=classes, normalize=normalize)
     return pd.DataFrame(
-        m, index=pd.Index(labels, name="true"), columns=pd.Index(labels, name="predicted")
+        m, index=pd.Index(classes, name="true"), columns=pd.Index(classes, name="predicted")
     )
 
 
@@ -404,7 +405,7 @@ class _Sorted:
         """
         # unweighted: integer sums (int32 while multiplicity × cumulative sum cannot overflow)
         fits = int(m.max()) ** 2 * (len(self.sig) + len(self.bkg)) < 2**31
-        acc = np.int32 if fits else np.int64
+        acc: type[np.number] = np.int32 if fits else np.int64
         ms, mb = np.take(m, self.sig, axis=1), np.take(m, self.bkg, axis=1)
         if self.w_sig is not None:
             ms, mb, acc = ms * self.w_sig, mb * self.w_bkg, np.float64
@@ -456,7 +457,7 @@ def _interval(samples: np.ndarray, cl: float) -> np.ndarray:
     """Central percentile interval ``[low, high]`` along the last axis (NaN resamples dropped;
     inf values, e.g. an infinite rejection, are kept by taking order statistics)."""
     q = [(1 - cl) / 2, (1 + cl) / 2]
-    method = "linear" if np.isfinite(samples[~np.isnan(samples)]).all() else "inverted_cdf"
+    method: Any = "linear" if np.isfinite(samples[~np.isnan(samples)]).all() else "inverted_cdf"
     with np.errstate(invalid="ignore"):
         return np.moveaxis(np.nanquantile(samples, q, axis=-1, method=method), 0, -1)
 
@@ -714,7 +715,8 @@ def report(
         lohi = _interval(samples, cl)
         return {name: value, f"{name}_lo": lohi[:, 0], f"{name}_hi": lohi[:, 1]}
 
-    table, paired = {}, {}
+    table: dict[str, np.ndarray] = {}
+    paired: dict[str, np.ndarray] = {}
     others = [i for i, m in enumerate(bs.methods) if m != reference]
     ref = bs.methods.index(reference) if reference is not None else None
     for f in figures:

@@ -90,10 +90,12 @@ class EventDisplay(SliderDisplay):
         """The event shown now."""
         return self.events[self._state["sample"]][self._state["index"]]
 
-    def draw(self, fig: Figure, *, sample: str, index: int) -> None:
-        self.draw_event(fig, self.events[sample][index], sample)
+    def draw(self, fig: Figure, state: Mapping[str, Any]) -> None:
+        sample = state["sample"]
+        self.draw_event(fig, self.events[sample][state["index"]], sample)
 
-    def summary(self, *, sample: str, index: int) -> Mapping[str, Any]:
+    def summary(self, state: Mapping[str, Any]) -> Mapping[str, Any]:
+        sample, index = state["sample"], state["index"]
         n = len(self.events[sample])
         return {
             "sample": sample,

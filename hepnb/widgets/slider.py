@@ -91,7 +91,7 @@ class SliderDisplay:
         self, state: Mapping[str, Any], *, figsize: tuple[float, float] = (13, 5.5), dpi: int = 72
     ) -> None:
         self._state: dict[str, Any] = {}
-        self._ui = None
+        self._ui: Any = None
         self._controls: dict[str, Any] = {}
         self._png: bytes | None = None
         self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
@@ -104,11 +104,11 @@ class SliderDisplay:
         """The ipywidgets controlling the state, ``{state key: ValueWidget}``."""
         raise NotImplementedError
 
-    def draw(self, fig: Figure, **state: Any) -> None:
+    def draw(self, fig: Figure, state: Mapping[str, Any]) -> None:
         """Draw the (cleared) figure ``fig`` for ``state``."""
         raise NotImplementedError
 
-    def summary(self, **state: Any) -> Mapping[str, Any] | pd.DataFrame:
+    def summary(self, state: Mapping[str, Any]) -> Mapping[str, Any] | pd.DataFrame:
         """The numbers shown next to the figure for ``state``."""
         return {}
 
@@ -151,8 +151,8 @@ class SliderDisplay:
         """Redraw figure and numbers for the current state (and update the widget if shown)."""
         self.figure.clear()
         with _no_pyplot_figures():
-            self.draw(self.figure, **self._state)
-        self.numbers = self.summary(**self._state)
+            self.draw(self.figure, self._state)
+        self.numbers = self.summary(self._state)
         self._png = None
         if self._ui is not None:
             self._image.value = self.png()

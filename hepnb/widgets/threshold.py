@@ -128,10 +128,11 @@ class ThresholdExplorer(SliderDisplay):
             )
         return pd.DataFrame(rows).set_index("classifier")
 
-    def summary(self, *, efficiency: float, classifier: str) -> pd.DataFrame:
-        return self.working_points(efficiency)
+    def summary(self, state: Mapping[str, Any]) -> pd.DataFrame:
+        return self.working_points(state["efficiency"])
 
-    def draw(self, fig: Figure, *, efficiency: float, classifier: str) -> None:
+    def draw(self, fig: Figure, state: Mapping[str, Any]) -> None:
+        efficiency, classifier = state["efficiency"], state["classifier"]
         wp = self.working_points(efficiency)
         ax_roc, ax_hist = fig.subplots(1, 2)
         lo = min(self.eff_range[0], efficiency - 0.02)

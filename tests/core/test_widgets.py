@@ -5,40 +5,13 @@ from __future__ import annotations
 import base64
 import re
 
-import awkward as ak
 import numpy as np
 import pytest
 
 from hepnb import evaluate, widgets
-from hepnb.widgets import SliderDisplay, ThresholdExplorer, TRTEventDisplay
+from hepnb.widgets import SliderDisplay, ThresholdExplorer, slider
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _track(rng: np.random.Generator, n_hits: int, n_ht: int, p: float) -> dict:
-    ht = np.zeros(n_hits, dtype=np.int32)
-    ht[rng.choice(n_hits, n_ht, replace=False)] = 1
-    return {
-        "p": p,
-        "pT": 0.8 * p,
-        "eta": 0.3,
-        "nTRThits": n_hits,
-        "nHThits": n_ht,
-        "eProbHT": 0.5,
-        "hit_HitR": np.linspace(570.0, 1060.0, n_hits).tolist(),
-        "hit_HitZ": np.linspace(10.0, 160.0, n_hits).tolist(),
-        "hit_HTMB": ht.tolist(),
-        "hit_gasType": (np.arange(n_hits) % 3 == 0).astype(int).tolist(),
-        "hit_tot": rng.uniform(5, 40, n_hits).tolist(),
-    }
-
-
-@pytest.fixture(scope="module")
-def tracks() -> dict[str, ak.Array]:
-    rng = np.random.default_rng(1)
-    electrons = [_track(rng, 30 + i, 10 + i % 5, 20_000.0 + 1000 * i) for i in range(6)]
-    muons = [_track(rng, 25 + i, i % 2, 5_000.0 * (i + 1)) for i in range(3)]
-    return {"electron": ak.Array(electrons), "muon": ak.Array(muons)}
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +19,6 @@ def toy() -> tuple[np.ndarray, dict[str, np.ndarray]]:
     rng = np.random.default_rng(7)
     y = rng.integers(0, 2, 6000)
     return y, {"weak": rng.normal(y * 1.0, 1.0), "strong": rng.normal(y * 2.0, 1.0)}
-
-
-def _ht_points(display: TRTEventDisplay) -> np.ndarray:
-    """(z, R) of the points drawn as HT stars in the R–z panel."""
-    ax = display.figure.axes[0]
-    (stars,) = [c for c in ax.collections if c.get_label() == "high threshold (HT)"]
-    return np.asarray(stars.get_offsets())
 
 
 # --- display mode -------------------------------------------------------------------------
@@ -69,7 +35,7 @@ def test_display_mode_interactive_only_in_a_kernel_started_by_a_jupyter_server(m
         kernel = object()
 
     monkeypatch.delenv(widgets.MODE_ENV, raising=False)
-    monkeypatch.setattr(widgets, "_kernel_shell", lambda: FakeShell())
+    monkeypatch.setattr(slider, "_kernel_shell", lambda: FakeShell())
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     assert widgets.display_mode() == "static"  # e.g. a papermill kernel
     monkeypatch.setenv("JPY_SESSION_NAME", "/lab/explore.ipynb")
@@ -84,126 +50,40 @@ def test_display_mode_rejects_a_bad_override(monkeypatch):
         widgets.display_mode()
 
 
-def test_static_bundle_is_the_current_figure_without_a_widget(monkeypatch, tracks):
+def test_static_bundle_is_the_current_figure_without_a_widget(monkeypatch, toy):
     monkeypatch.setenv(widgets.MODE_ENV, "static")
-    display = TRTEventDisplay(tracks)
-    bundle = display._repr_mimebundle_()
+    explorer = ThresholdExplorer(*toy)
+    bundle = explorer._repr_mimebundle_()
     assert set(bundle) == {"image/png", "text/plain"}
-    assert base64.b64decode(bundle["image/png"]) == display.png()
-    assert display.png().startswith(PNG_MAGIC)
-    assert "track: 0 of 6" in bundle["text/plain"]
-    assert display._ui is None  # no widget (and no widget state in executed notebooks)
-    first = display.png()
-    display.set(index=4)
-    bundle = display._repr_mimebundle_()
-    assert base64.b64decode(bundle["image/png"]) == display.png() != first
-    assert "track: 4 of 6" in bundle["text/plain"]
+    assert base64.b64decode(bundle["image/png"]) == explorer.png()
+    assert explorer.png().startswith(PNG_MAGIC)
+    assert explorer._ui is None  # no widget (and no widget state in executed notebooks)
+    first = explorer.png()
+    explorer.set(efficiency=0.7)
+    bundle = explorer._repr_mimebundle_()
+    assert base64.b64decode(bundle["image/png"]) == explorer.png() != first
 
 
-def test_interactive_bundle_adds_the_live_widget_and_keeps_the_picture(monkeypatch, tracks):
+def test_interactive_bundle_adds_the_live_widget_and_keeps_the_picture(monkeypatch, toy):
     monkeypatch.setenv(widgets.MODE_ENV, "interactive")
-    display = TRTEventDisplay(tracks)
-    bundle = display._repr_mimebundle_()
-    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == display.ui.model_id
+    explorer = ThresholdExplorer(*toy)
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.ui.model_id
     assert base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)
 
 
-# --- event display ------------------------------------------------------------------------
+def test_save_writes_the_current_figure(tmp_path, toy):
+    path = ThresholdExplorer(*toy).set(efficiency=0.8).save(tmp_path / "working_point.png")
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    assert [p.name for p in tmp_path.iterdir()] == ["working_point.png"]  # no temporary left
 
 
-def test_event_display_slider_moves_to_another_track(tracks):
-    display = TRTEventDisplay(tracks)
-    slider = display.widgets["index"]
-    before_png, before_ht = display.png(), _ht_points(display)
-    slider.value = 3  # what moving the slider does
-    event = tracks["electron"][3]
-    assert display.state == {"sample": "electron", "index": 3}
-    assert display.numbers["track"] == "3 of 6"
-    assert display.numbers["p [GeV]"] == pytest.approx(23.0)
-    assert display.numbers["HT hits"] == int(event["nHThits"]) == 13
-    ht = np.asarray(event["hit_HTMB"]) == 1
-    expected = np.stack([np.asarray(event["hit_HitZ"])[ht], np.asarray(event["hit_HitR"])[ht]], 1)
-    np.testing.assert_allclose(_ht_points(display), expected)
-    assert len(_ht_points(display)) != len(before_ht)
-    assert display.png() != before_png
-    assert display._image.value == display.png()  # the widget shows the new picture
-    assert "3 of 6" in display._table.value
-
-
-def test_event_display_dropdown_switches_sample_and_keeps_slider_in_range(tracks):
-    display = TRTEventDisplay(tracks, index=5)
-    controls = display.widgets
-    controls["sample"].value = "muon"  # 3 muons: index 5 does not exist there
-    assert display.state == {"sample": "muon", "index": 2}
-    assert controls["index"].max == 2 and controls["index"].value == 2
-    assert display.numbers["sample"] == "muon"
-    assert display.numbers["HT hits"] == int(tracks["muon"][2]["nHThits"])
-    controls["sample"].value = "electron"
-    assert controls["index"].max == 5 and display.state["index"] == 2
-
-
-def test_event_display_set_from_code_updates_the_controls(tracks):
-    display = TRTEventDisplay(tracks)
-    controls = display.widgets
-    display.set(sample="muon", index=1)
-    assert (controls["sample"].value, controls["index"].value) == ("muon", 1)
-
-
-def test_event_display_from_simulated_file(tmp_path):
-    from hepnb.sim import trt as sim
-
-    path = sim.generate(tmp_path / "trt_sim.root", n_tracks=40, seed=3)
-    display = TRTEventDisplay.from_file(path, samples=("electron", "pion"), n_max=10)
-    assert list(display.events) == ["electron", "pion"]
-    assert display.numbers["track"] == "0 of 10"
-    n_ht = int(display.event["nHThits"])
-    assert len(_ht_points(display)) == n_ht == display.numbers["HT hits"]
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"index": 6}, "index=6"),
-        ({"index": -1}, "index=-1"),
-        ({"index": 1.5}, "index=1.5"),
-        ({"sample": "tau"}, "sample='tau'"),
-        ({"colour": "red"}, "colour"),
-    ],
-)
-def test_event_display_bad_state_names_the_parameter(tracks, kwargs, match):
-    display = TRTEventDisplay(tracks)
-    with pytest.raises(ValueError, match=match):
-        display.set(**kwargs)
-    assert display.state == {"sample": "electron", "index": 0}
-
-
-def test_event_display_bad_input_names_the_parameter(tracks):
-    with pytest.raises(ValueError, match="index=9"):
-        TRTEventDisplay(tracks, index=9)
-    with pytest.raises(ValueError, match=r"tracks\['muon'\] lacks branch\(es\) \['hit_HitZ'\]"):
-        TRTEventDisplay(
-            {"muon": tracks["muon"][[f for f in tracks["muon"].fields if f != "hit_HitZ"]]}
-        )
-    with pytest.raises(ValueError, match="events"):
-        TRTEventDisplay({})
-    with pytest.raises(ValueError, match=r"\['muon'\] hold no events"):
-        TRTEventDisplay({"electron": tracks["electron"], "muon": tracks["muon"][:0]})
-
-
-def test_displays_leave_no_pyplot_figure_for_the_inline_backend(tracks, toy):
+def test_displays_leave_no_pyplot_figure_for_the_inline_backend(toy):
     import matplotlib.pyplot as plt
 
     plt.close("all")
-    TRTEventDisplay(tracks).set(index=1)
     ThresholdExplorer(*toy).set(efficiency=0.8)
     assert plt.get_fignums() == []
-
-
-def test_save_writes_the_current_figure(tmp_path, tracks):
-    display = TRTEventDisplay(tracks).set(index=2)
-    path = display.save(tmp_path / "track.png")
-    assert path.read_bytes().startswith(PNG_MAGIC)
-    assert [p.name for p in tmp_path.iterdir()] == ["track.png"]  # no temporary left behind
 
 
 # --- threshold explorer -------------------------------------------------------------------
@@ -249,7 +129,7 @@ def test_threshold_explorer_slider_moves_the_working_point(toy):
         assert marker.get_ydata()[0] == pytest.approx(explorer.numbers.loc[name, "rejection"])
     cut = [ln for ln in ax_hist.get_lines() if ln.get_label().startswith("cut")]
     assert cut[0].get_xdata()[0] == pytest.approx(explorer.numbers.loc["strong", "threshold"])
-    assert widgets._format(rej_70["strong"]) in explorer._table.value
+    assert slider._format(rej_70["strong"]) in explorer._table.value
 
 
 def test_threshold_explorer_dropdown_changes_the_histogram(toy):
@@ -325,11 +205,11 @@ class _Counter(SliderDisplay):
 
         return {"slope": w.IntSlider(min=0, max=5)}
 
-    def draw(self, fig, *, slope):
-        fig.subplots().plot([0, 1], [0, slope])
+    def draw(self, fig, state):
+        fig.subplots().plot([0, 1], [0, state["slope"]])
 
-    def summary(self, *, slope):
-        return {"slope": slope}
+    def summary(self, state):
+        return {"slope": state["slope"]}
 
 
 def test_slider_display_subclass_gets_the_slider_mechanics():
@@ -339,71 +219,3 @@ def test_slider_display_subclass_gets_the_slider_mechanics():
     (line,) = display.figure.axes[0].get_lines()
     assert list(line.get_ydata()) == [0, 4]
     assert re.search(r"<th[^>]*>slope</th>.*<td[^>]*>4</td>", display._table.value)
-
-
-# --- GhostEventDisplay -----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ghost_display():
-    return widgets.GhostEventDisplay.from_simulation(n_events=4, seed=0, track="matching")
-
-
-def _drawn(display):
-    """Candidate lines (gid real/ghost) drawn on the full-detector axes, as (x, y) arrays."""
-    ax = display.figure.axes[1]
-    return [line.get_xydata() for line in ax.get_lines() if line.get_gid() in ("real", "ghost")]
-
-
-def test_ghost_display_slider_changes_event_and_drawn_data(ghost_display):
-    d = ghost_display
-    d.set(index=0)
-    before, n_before = _drawn(d), d.numbers["candidates"]
-    assert d.numbers["event"] == "0 of 4" and len(before) == n_before
-    d.set(index=1)
-    after = _drawn(d)
-    assert d.event["event"] == 1 and d.numbers["event"] == "1 of 4"
-    assert len(after) == d.numbers["candidates"] == len(d.event["candidates"]["ghost"])
-    assert len(before) != len(after) or any(
-        a.shape != b.shape or not np.allclose(a, b) for a, b in zip(before, after, strict=True)
-    )
-    assert d.png().startswith(PNG_MAGIC)
-
-
-def test_ghost_display_summary_counts_the_labels_of_the_event(ghost_display):
-    from hepnb.sim import ghost
-
-    d = ghost_display
-    labels = ghost.simulate(4, seed=0, tracks=("matching",))["matching"]
-    for i in range(4):
-        d.set(index=i)
-        mine = labels["ghost"][labels["event"] == i]
-        assert d.numbers["candidates"] == len(mine)
-        assert d.numbers["ghosts"] == int(mine.sum())
-        n_ghost_lines = sum(line.get_gid() == "ghost" for line in d.figure.axes[1].get_lines())
-        assert n_ghost_lines == int(mine.sum())
-        if len(mine):
-            assert d.numbers["ghost fraction"] == pytest.approx(mine.mean())
-
-
-def test_ghost_display_candidate_lines_pass_through_their_hits(ghost_display):
-    d = ghost_display
-    ev = d.set(index=1).event
-    cand = ev["candidates"]
-    for k, (z, x) in enumerate(d.candidate_lines(ev)):
-        vh = cand["velo_hits"][k][cand["velo_hits"][k] >= 0]
-        assert np.isin(ev["velo"]["x"][vh], x).all() and np.isin(ev["velo"]["z"][vh], z).all()
-        assert len(z) == cand["n_velo"][k] + cand["n_scifi"][k] + 1  # + the magnet kink
-
-
-@pytest.mark.parametrize("track", ["long", ["matching", "velo"], []])
-def test_ghost_display_bad_track_raises(track):
-    with pytest.raises(ValueError, match="track="):
-        widgets.GhostEventDisplay.from_simulation(n_events=2, track=track)
-
-
-def test_ghost_event_record_bad_track_raises():
-    from hepnb.sim import ghost
-
-    with pytest.raises(ValueError, match="track='long'"):
-        ghost.event_record(2, track="long")
