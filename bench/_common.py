@@ -8,6 +8,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from hepnb.chapters.trt import sim as trt_sim
+
 OUT = Path(__file__).resolve().parent / "out"
 
 
@@ -38,9 +40,7 @@ def peak_rss_mb() -> float:
 
 def trt_sample(n_tracks: int, seed: int = 0) -> Path:
     """A simulated TRT sample in bench/out, generated once per size and seed."""
-    from hepnb.sim import trt
-
     path = OUT / f"trt_sim_n{n_tracks}_seed{seed}.root"
     if not path.exists():
-        trt.generate(path, n_tracks=n_tracks, seed=seed, data=False)
+        trt_sim.generate(path, n_tracks=n_tracks, seed=seed, data=False)
     return path

@@ -20,14 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import best_of, timer, trt_sample
 
 from hepnb import data
-from hepnb.features import trt as feat
+from hepnb.chapters.trt import reader, schema
 
 TREES = ("electron_mc", "muon_mc")
 
 
 def hepnb_store(path: Path) -> data.SequenceDataset:
     """ROOT → the flat packed store (hits + offsets + track features + labels), as tensors."""
-    return feat.to_dataset(feat.read_trees(path, *TREES))
+    return reader.to_dataset(reader.read_trees(path, *TREES))
 
 
 def hepnb_batches(ds: data.SequenceDataset, batch_size: int = 256) -> int:
@@ -41,17 +41,17 @@ def hepnb_batches(ds: data.SequenceDataset, batch_size: int = 256) -> int:
 def bare_uproot(path: Path) -> int:
     n = 0
     for tree in TREES:
-        n += len(uproot.open(path)[tree].arrays(list(feat.FEATURE_BRANCHES)))
+        n += len(uproot.open(path)[tree].arrays(list(schema.FEATURE_BRANCHES)))
     return n
 
 
 def per_track_loop(path: Path, n_tracks: int, batch_size: int = 256) -> int:
     """Like the original code: read, then build each track's hit matrix in Python."""
-    arrays = uproot.open(path)[TREES[0]].arrays(list(feat.FEATURE_BRANCHES), entry_stop=n_tracks)
+    arrays = uproot.open(path)[TREES[0]].arrays(list(schema.FEATURE_BRANCHES), entry_stop=n_tracks)
     seqs = []
     for i in range(len(arrays)):
         track = arrays[i]
-        hits = np.stack([np.asarray(track[f], dtype=np.float32) for f in feat.HIT_FEATURES], 1)
+        hits = np.stack([np.asarray(track[f], dtype=np.float32) for f in schema.HIT_FEATURES], 1)
         if len(hits) >= 5:
             seqs.append(torch.from_numpy(hits))
     for b in range(0, len(seqs), batch_size):

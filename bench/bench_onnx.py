@@ -3,8 +3,8 @@
 Every ratio is against the fp32 ONNX model measured in the same run, on the same inputs and
 the same number of threads — no absolute timing is compared across machines.
 
-    python bench/bench_onnx.py                           # ghost MLPs of several widths
-    python bench/bench_onnx.py --onnx runs/ghost/ghost_matching.onnx   # the chapter's model
+    python bench/bench_onnx.py                           # MLPs of several widths
+    python bench/bench_onnx.py --onnx runs/ghost/train-<key>/ghost_matching.onnx  # a trained one
     python bench/bench_onnx.py --threads 2 --static      # also static QDQ INT8
 
 For a width sweep the MLPs have random weights (the speed does not depend on their values);
@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from hepnb import export
-from hepnb.models.mlp import SignedLog, WithProbabilities, ghost_mlp
+from hepnb.data import Scaler
+from hepnb.models.mlp import MLP, WithProbabilities
 
 BATCHES = (1, 4096)
 
@@ -95,8 +96,14 @@ def main(argv=None) -> int:
             return 0
         for h in args.hidden:
             torch.manual_seed(0)
-            mlp = ghost_mlp(1, args.features, hidden=h).eval()
-            model = WithProbabilities(mlp, SignedLog(np.ones(args.features))).eval()
+            mlp = MLP(args.features, hidden=h, batch_norm=True).eval()
+            names = [f"f{i}" for i in range(args.features)]
+            scaler = Scaler.minmax(  # signed-log + min-max folded in, as the chapter's models
+                np.random.default_rng(0).lognormal(0, 1, (1000, args.features)),
+                names,
+                log_scales=dict.fromkeys(names, 1.0),
+            )
+            model = WithProbabilities(mlp, scaler.module()).eval()
             path = export.to_onnx(model, tmp / f"mlp{h}.onnx", args.features)
             n_par = sum(p.numel() for p in mlp.parameters())
             print(

@@ -26,46 +26,33 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    out = OUT / f"physics_n{a.n_tracks}_seed{a.seed}"
+    cfg = chapter.Config(
+        out_dir=str(OUT / "physics_trt"),
+        n_tracks=a.n_tracks,
+        epochs=a.epochs,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        seed=a.seed,
+    )
     t: dict[str, float] = {}
     with timer(t, "train"):
-        chapter.train(
-            out,
-            epochs=a.epochs,
-            batch_size=a.batch_size,
-            lr=a.lr,
-            seed=a.seed,
-            n_tracks=a.n_tracks,
-            progress=False,
-        )
-    scores = chapter.load_scores(out)
+        chapter.train(cfg, progress=False)
+    scores = chapter.load_scores(cfg, progress=False)
     print(
         f"{a.n_tracks} tracks per tree, {a.epochs} epochs max, {t['train']:.0f} s, "
         f"peak RSS {peak_rss_mb():,.0f} MB"
     )
     for sample, s in scores.items():
-        rej = {
-            n: evaluate.rejection_at(s["y"], v, 0.90) for n, v in chapter.scores_mapping(s).items()
-        }
-        rej95 = {
-            n: evaluate.rejection_at(s["y"], v, 0.95) for n, v in chapter.scores_mapping(s).items()
-        }
-        print(f"[{sample}] {len(s['y'])} tracks")
-        for n in rej:
-            print(
-                f"  {n:8s} AUC {evaluate.auc(s['y'], chapter.scores_mapping(s)[n]):.4f}  "
-                f"rej@90% {rej[n].rejection:7.2f} ± {rej[n].error:5.2f}  "
-                f"rej@95% {rej95[n].rejection:6.2f} ± {rej95[n].error:4.2f}"
-            )
-        print(
-            f"  LSTM / eProbHT at 90%: {rej['lstm'].rejection / rej['eProbHT'].rejection:.2f}x "
-            "(target >= 1.5)"
+        weight = s["w"] if sample == "data" else None
+        report = evaluate.report(
+            s["y"], chapter.scores_mapping(s), effs=(0.90, 0.95), weight=weight
         )
+        print(f"[{sample}] {len(s['y'])} tracks (value [68% bootstrap interval])")
+        print(report.display().to_string())
+        rej = report.table["rej90"]
+        print(f"  LSTM / eProbHT at 90%: {rej['lstm'] / rej['eProbHT']:.2f}x (target >= 1.5)")
         if "optimum" in rej:
-            print(
-                f"  LSTM / optimum at 90%: {rej['lstm'].rejection / rej['optimum'].rejection:.2f}x "
-                "(target >= 0.85)"
-            )
+            print(f"  LSTM / optimum at 90%: {rej['lstm'] / rej['optimum']:.2f}x (target >= 0.85)")
 
 
 if __name__ == "__main__":

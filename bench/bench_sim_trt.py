@@ -1,10 +1,10 @@
-"""Throughput of the TRT simulator (:mod:`hepnb.sim.trt`), with a same-run numpy reference.
+"""Throughput of the TRT simulator (:mod:`hepnb.chapters.trt.sim`), with a same-run numpy reference.
 
 Prints tracks/s for generating ``--n`` tracks (default 1M electrons, chunk by chunk, results
 discarded), the hits generated, and the ratio of that time to a reference measured in the same
 run: one plain numpy pass over the same number of hits that draws an HT flag and a quantised
 Moyal ToT per hit (the minimum any hit-level simulator must do). With ``--write N`` it also
-times :func:`hepnb.sim.trt.generate` writing N tracks per MC tree (+ the data trees) to a ROOT
+times :func:`hepnb.chapters.trt.sim.generate` writing N tracks per MC tree (+ the data trees) to a ROOT
 file. No assertions: numbers depend on the machine.
 
 Usage::
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hepnb.sim import trt
+from hepnb.chapters.trt import sim as trt
 
 
 def simulate_hits(n_tracks: int, species: str = "electron", seed: int = 0) -> tuple[float, int]:

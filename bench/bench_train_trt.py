@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import peak_rss_mb, timer, trt_sample
 
 from hepnb import data, train
-from hepnb.features import trt as feat
+from hepnb.chapters.trt import reader
 from hepnb.models.lstm import HitLSTM
 
 
@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--n-tracks", type=int, default=20_000)
     ap.add_argument("--batch-size", type=int, default=256)
     a = ap.parse_args()
-    ds = feat.to_dataset(feat.load(trt_sample(a.n_tracks), "electron_mc", "muon_mc"))
+    ds = reader.to_dataset(reader.load(trt_sample(a.n_tracks), "electron_mc", "muon_mc"))
     mem0 = peak_rss_mb()
     train.set_seed(0)
     packed = one_epoch(HitLSTM(), ds, a.batch_size)

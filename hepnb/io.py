@@ -1,7 +1,8 @@
 """Reading and writing ROOT (uproot) and HDF5 files, with schema checks and chunked iteration.
 
-Every reader here accepts the experiments' real ntuples unchanged; the simulators in
-:mod:`hepnb.sim` write files through :func:`write_root` so they look the same to the readers.
+Every reader here accepts the experiments' real ntuples unchanged; each chapter's simulator
+(``hepnb.chapters.<name>.sim``) writes through :func:`write_root`, so its files look the same
+to the readers.
 All writes are atomic: data go to a temporary file in the target directory which is renamed
 over the target only once it is complete, so an interrupted run never leaves a half file.
 """

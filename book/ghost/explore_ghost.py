@@ -37,7 +37,7 @@
 # otherwise. Ghosts waste trigger bandwidth and fake signals, so every track gets a *ghost
 # probability* from a classifier, which this chapter trains.
 #
-# This notebook looks at the simulated ghosts. The simulator (`hepnb.sim.ghost`) does not
+# This notebook looks at the simulated ghosts. The simulator (`hepnb.chapters.ghost.sim`) does not
 # draw ghosts from invented distributions: it simulates particles (Run-3-like spectra, pions,
 # kaons and protons that may decay in flight or interact in the material, secondaries born
 # behind the VELO, noise clusters), propagates them through the VELO, a scatterer, the magnet
@@ -45,43 +45,53 @@
 # label is the 70 % rule applied to the hits each track ends up with.
 
 # %% tags=["parameters"]
-seed = 0  # seed of the simulation
-n_tracks = 50_000  # reconstructed candidates per track type in the reduced sample
-data_path = ""  # a real Allen kalman_ip_tree ntuple (of the `track` type); empty: simulate
+seed = 0  # seed of the simulation, the split, the search and the initial weights
+data_path = ""  # a real Allen kalman_ip_tree ntuple (file or glob) of `track`; "": simulate
 out_dir = "runs/ghost"  # run folder shared by the chapter's notebooks
-device = "auto"  # unused here; every notebook takes it
-track = "matching"  # feature set studied in detail: "forward" or "matching"
+device = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
+n_tracks = 50_000  # reconstructed candidates per track type in the simulated sample
+track = "matching"  # feature set: "forward" or "matching"
+fraction = 1.0  # fraction of the ntuple used
+balance = "weight"  # class balancing of train/val: "weight" or "undersample"
+network = 1  # 0: MLP on the scaled features, 1: the same behind a BatchNorm layer
+epochs = 30  # maximum epochs of the final training (early stopping after 5 without gain)
+batch_size = 256  # tracks per batch when n_trials is 0 (otherwise the search chooses it)
+lr = 3e-3  # learning rate when n_trials is 0 (otherwise the search chooses it)
+n_trials = 20  # Optuna trials (0: no search); more trials resume the stored study
+search_epochs = 6  # epochs per search trial
+efficiency = 0.99  # real-track efficiency of the working point
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 import hepnb.plot
 from hepnb.chapters import ghost as chapter
-from hepnb.runs import record, run_dir
+from hepnb.runs import record
 
+cfg = chapter.Config.from_namespace(globals())
 hepnb.plot.style("LHCb")
-out = run_dir("ghost", out_dir)
-types = [track] if data_path else ["forward", "matching"]
-paths = {t: chapter.sample(out, n_tracks, seed, data_path, t) for t in types}
+out = cfg.run_dir
+paths = chapter.samples(cfg)  # both track types of the same simulated events, or data_path
 paths
 
 # %% [markdown]
 # ## The ntuples
 #
-# The files have the layout of LHCb's Allen validator: a tree `kalman_validator/kalman_ip_tree`
-# with one entry per reconstructed track candidate, the features the trigger knows about the
-# track, and the truth label `ghost`. The simulator adds a few branches that the features do
-# not include: the reconstructed momentum `p` and pseudorapidity `eta` (for the plots below),
-# the event number and the true momentum of the particle behind most SciFi hits. Momenta are
-# in MeV/c, q/p in c/MeV, lengths in mm.
+# The files have the layout of LHCb's Allen validator (`chapter.schema`): a tree
+# `kalman_validator/kalman_ip_tree` with one entry per reconstructed track candidate, the
+# features the trigger knows about the track, and the truth label `ghost`. The simulator adds
+# a few branches that the features do not include: the reconstructed momentum `p` and
+# pseudorapidity `eta` (for the plots below), the event number and the true momentum of the
+# particle behind most SciFi hits. Momenta are in MeV/c, q/p in c/MeV, lengths in mm.
 
 # %%
 ntuples = {t: chapter.read_ntuple(p, t) for t, p in paths.items()}
 for t, nt in ntuples.items():
     print(
-        f"{t:9s}: {len(nt.ghost):6d} candidates, ghost fraction {nt.ghost.mean():.3f}, "
-        f"{nt.n_nan} rows with NaN dropped"
+        f"{t:9s}: {len(nt.ghost):6d} candidates in {len(np.unique(nt.event))} events, "
+        f"ghost fraction {nt.ghost.mean():.3f}, {nt.n_nan} rows with NaN dropped"
     )
 record(out, "explore_ghost_fraction", {t: float(nt.ghost.mean()) for t, nt in ntuples.items()})
 record(out, "explore_n_candidates", {t: len(nt.ghost) for t, nt in ntuples.items()})
@@ -91,22 +101,7 @@ record(out, "explore_n_candidates", {t: len(nt.ghost) for t, nt in ntuples.items
 # particle left most of the SciFi hits, compared with the particle of the VELO track.
 
 # %%
-import pandas as pd
-import uproot
-
-origins = {
-    1: "decay product of the VELO particle",
-    2: "fragment of its interaction",
-    3: "another particle",
-    4: "noise / no majority",
-}
-composition = {}
-for t, p in paths.items():
-    tree = uproot.open(p)[chapter.TREE]
-    if "ghost_origin" not in tree:
-        continue  # a real ntuple has no such truth
-    o = tree["ghost_origin"].array(library="np")
-    composition[t] = {origins[k]: float((o[o > 0] == k).mean()) for k in origins}
+composition = {t: chapter.ghost_origins(p) for t, p in paths.items() if not cfg.data_path}
 record(out, "explore_ghost_origin", composition)
 pd.DataFrame(composition).round(3)
 
@@ -118,13 +113,11 @@ pd.DataFrame(composition).round(3)
 # the events and pick the algorithm in the dropdown; elsewhere it shows the event chosen here.
 
 # %%
-from hepnb.widgets import GhostEventDisplay
-
-event_display = GhostEventDisplay.from_simulation(
-    n_events=10, seed=seed, track=["forward", "matching"], sample=track
+event_display = chapter.GhostEventDisplay.from_simulation(
+    n_events=10, seed=cfg.seed, track=["forward", "matching"], sample=cfg.track
 )
 # start on the first event with a ghost
-n_ghosts = np.array([e["candidates"]["ghost"].sum() for e in event_display.events[track]])
+n_ghosts = np.array([e["candidates"]["ghost"].sum() for e in event_display.events[cfg.track]])
 event_display.set(index=int(np.argmax(n_ghosts > 0)))
 
 # %% [markdown]
@@ -146,7 +139,7 @@ event_display.set(index=int(np.argmax(n_ghosts > 0)))
 # the seed at the magnet.
 
 # %%
-nt = ntuples[track]
+nt = ntuples[cfg.track]
 fig = chapter.plot_features(nt.x, nt.ghost, nt.features)
 
 # %%
@@ -159,7 +152,9 @@ record(out, "explore_median_chi2ndf", med)
 
 # %% [markdown]
 # The median χ²/ndof of real tracks is close to 1 — the fit's error model matches the
-# simulated resolutions and multiple scattering — and that of ghosts is several times larger.
+# simulated resolutions and multiple scattering — and that of ghosts is larger: several times
+# for forward candidates, less (≈ 1.7 at the reduced preset) for matching ones, which already
+# passed the matching's χ² windows at the magnet.
 #
 # ## Where the ghosts are
 #
@@ -178,24 +173,13 @@ bins = {
     "pt": np.geomspace(1e2, 1e4, 16),
     "eta": np.linspace(1.5, 5.5, 17),
 }
-fig, axes = plt.subplots(1, 3, figsize=(17, 5))
-for ax, var in zip(axes, bins, strict=True):
-    curves = {
-        t: chapter.ghost_rate(n.kin[var], n.ghost, None, bins[var])
-        for t, n in ntuples.items()
-        if var in n.kin
-    }
-    hepnb.plot.profiles(
-        curves,
-        ax,
-        xlabel=chapter.LABELS[var],
-        ylabel="ghost rate",
-        logx=var != "eta",
-        fmt="o",
-        experiment="LHCb",
-        text="Simulation",
-    )
-fig.tight_layout()
+# one curve per track type, for every variable the ntuples have
+rates = {
+    var: {t: chapter.ghost_rate(n.kin[var], n.ghost, None, b) for t, n in ntuples.items()}
+    for var, b in bins.items()
+    if all(var in n.kin for n in ntuples.values())
+}
+fig = chapter.plot_ghost_rates(rates, fmt="o")
 
 # %%
 rate = {}
@@ -213,15 +197,17 @@ record(out, "explore_ghost_rate_vs_p", rate)
 # crosses more stations).
 
 # %%
-fig, ax = plt.subplots()
-for t, n in ntuples.items():
-    ns = n.x[:, n.features.index("n_scifi")]
-    c, m, e = chapter.ghost_rate(ns, n.ghost, None, np.arange(5.5, 13.5))
-    ax.errorbar(c, m, e, fmt="o-", label=t)
-ax.set_xlabel("SciFi hits on the track")
-ax.set_ylabel("ghost rate")
-ax.legend()
-hepnb.plot.label(ax, experiment="LHCb", text="Simulation")
+n_scifi = {t: n.x[:, n.features.index("n_scifi")] for t, n in ntuples.items()}
+rates = {
+    "n_scifi": {
+        t: chapter.ghost_rate(n_scifi[t], n.ghost, None, np.arange(5.5, 13.5))
+        for t, n in ntuples.items()
+    }
+}
+fig = chapter.plot_ghost_rates(rates)
 
 # %% [markdown]
 # Next, `preprocess_ghost` turns the ntuple into training arrays.
+
+# %%
+plt.close("all")

@@ -22,10 +22,10 @@
 # number, the *logit*, whose sigmoid is the probability that the track is a ghost. Two
 # networks come from the original project:
 #
-# * `network = 0`: the MLP alone, which needs inputs scaled to [0, 1] beforehand (done by the
-#   dataset step);
+# * `network = 0`: the MLP alone, which needs inputs scaled to [0, 1] beforehand (by the
+#   scaler the dataset step fitted, applied as the batches are made);
 # * `network = 1`: the same MLP behind a *batch normalisation* layer, which learns to
-#   standardise its inputs itself.
+#   standardise its inputs itself (on the same scaled inputs).
 #
 # Training minimises the class-weighted binary cross-entropy (ghosts and real tracks weigh the
 # same, see `preprocess_ghost`) with the loop every chapter uses, `hepnb.train.fit`:
@@ -36,26 +36,31 @@
 # are chosen by an **Optuna** search: a tree-structured Parzen estimator proposes a
 # configuration, a short training measures its validation AUC, and the median pruner stops a
 # trial whose validation AUC after an epoch is below the median of earlier trials at the same
-# epoch. The study is stored in `optuna.db` in the run folder: rerun the notebook with more
-# `n_trials` and it continues; several processes may work on it at once. The best
-# configuration is saved as JSON.
+# epoch. The study is stored in `optuna.db` in the search's cached folder `search-<key>/` of
+# the run folder (keyed by the dataset, `network` and `search_epochs`, not by `n_trials`):
+# rerun the notebook with more `n_trials` and it continues; several processes may work on it
+# at once. The best configuration is saved as JSON.
 #
 # The trained model is then exported to **ONNX** — the format LHCb's trigger (and most
-# inference engines) read — checked against PyTorch, and quantized to **INT8**.
+# inference engines) read — checked against PyTorch, and quantized to **INT8**; both files
+# stay in the training's cached folder, where `roc_ghost` finds them.
 
 # %% tags=["parameters"]
-seed = 0  # seed of sample, split, search and initial weights
-n_tracks = 50_000  # reconstructed candidates in the simulated sample
-data_path = ""  # a real Allen kalman_ip_tree ntuple; empty: simulate
+seed = 0  # seed of the simulation, the split, the search and the initial weights
+data_path = ""  # a real Allen kalman_ip_tree ntuple (file or glob) of `track`; "": simulate
 out_dir = "runs/ghost"  # run folder shared by the chapter's notebooks
 device = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
+n_tracks = 50_000  # reconstructed candidates per track type in the simulated sample
 track = "matching"  # feature set: "forward" or "matching"
-network = 1  # 0: MLP on min-max scaled inputs, 1: MLP behind BatchNorm
+fraction = 1.0  # fraction of the ntuple used
+balance = "weight"  # class balancing of train/val: "weight" or "undersample"
+network = 1  # 0: MLP on the scaled features, 1: the same behind a BatchNorm layer
 epochs = 30  # maximum epochs of the final training (early stopping after 5 without gain)
-batch_size = 256  # tracks per batch when n_trials is 0, otherwise the search chooses it
-lr = 3e-3  # learning rate when n_trials is 0, otherwise the search chooses it
-n_trials = 20  # Optuna trials (0: no search)
+batch_size = 256  # tracks per batch when n_trials is 0 (otherwise the search chooses it)
+lr = 3e-3  # learning rate when n_trials is 0 (otherwise the search chooses it)
+n_trials = 20  # Optuna trials (0: no search); more trials resume the stored study
 search_epochs = 6  # epochs per search trial
+efficiency = 0.99  # real-track efficiency of the working point
 
 # %%
 import time
@@ -68,43 +73,34 @@ import hepnb.plot
 from hepnb import evaluate, export
 from hepnb.chapters import ghost as chapter
 from hepnb.models.mlp import WithProbabilities
-from hepnb.runs import record, run_dir
+from hepnb.runs import record
 
+cfg = chapter.Config.from_namespace(globals())
 hepnb.plot.style("LHCb")
-out = run_dir("ghost", out_dir)
-info = chapter.prepare(out, track, n_tracks, seed, data_path)
-info.summary["counts"]
+out = cfg.run_dir
+ds = chapter.dataset(cfg)
+ds.info["counts"]
 
 # %% [markdown]
 # ## Hyperparameter search
 #
-# The search space (`hepnb.features.ghost.SEARCH_SPACE`); each trial trains for
-# `search_epochs` epochs and scores the best validation AUC it reached.
+# The search space (`chapter.SEARCH_SPACE`); each trial trains for `search_epochs` epochs
+# and scores the best validation AUC it reached.
 
 # %%
 chapter.SEARCH_SPACE
 
 # %%
 t0 = time.perf_counter()
-if n_trials > 0:
-    result = chapter.search(
-        info, n_trials=n_trials, epochs=search_epochs, network=network, seed=seed, device=device
-    )
-    params = dict(result.best_params)
+result = chapter.search(cfg, ds)  # None when n_trials is 0
+params = chapter.hyperparameters(cfg, result)
+trials = None
+if result is not None:
     trials = result.study.trials_dataframe(attrs=("number", "value", "state", "params"))
-    record(
-        out,
-        "train_search",
-        {
-            "n_complete": result.n_complete,
-            "n_pruned": result.n_pruned,
-            "best_val_auc": result.best_value,
-            "seconds": time.perf_counter() - t0,
-        },
-    )
-else:
-    params, trials = {"lr": lr, "batch_size": batch_size}, None
-record(out, "train_params", {"network": network, **params})
+    search = {"n_complete": result.n_complete, "n_pruned": result.n_pruned}
+    search |= {"best_val_auc": result.best_value, "seconds": time.perf_counter() - t0}
+    record(out, "train_search", search)
+record(out, "train_params", {"network": cfg.network, **params})
 trials
 
 # %% [markdown]
@@ -112,30 +108,21 @@ trials
 # the validation AUC is high.
 
 # %%
-if trials is not None and trials["value"].notna().any():
-    fig, ax = plt.subplots()
-    done = trials[trials["state"] == "COMPLETE"]
-    ax.plot(done["number"], done["value"], "o", label="complete trials")
-    ax.plot(done["number"], done["value"].cummax(), "-", label="best so far")
-    ax.set_xlabel("trial")
-    ax.set_ylabel("validation AUC")
-    ax.legend()
-    hepnb.plot.label(ax, experiment="LHCb", text="Simulation")
+fig = chapter.plot_search(trials)
 
 # %% [markdown]
 # ## Final training
 #
-# The best configuration, trained for up to `epochs` epochs. Checkpoints and MLflow logs go to
-# `mlp_<track>_<hash of the configuration>/`: rerun with more `epochs` and it continues.
+# The best configuration, trained for up to `epochs` epochs. Checkpoints and the MLflow store
+# go to the training's cached folder `train-<key>/`, keyed by the dataset, `network` and the
+# chosen hyperparameters: rerun with more `epochs` and it continues.
 
 # %%
-fit_dir = chapter.checkpoint_dir(out, track, {"network": network, **params})
-model, history = chapter.train(
-    info, network=network, epochs=epochs, seed=seed, device=device, fit_dir=fit_dir, **params
-)
-model
+trained = chapter.train(cfg, ds, params)
+trained.model
 
 # %%
+history = trained.history
 ax = hepnb.plot.history(history, experiment="LHCb", text="Simulation")
 best = history.records[history.best_epoch]
 record(out, "train_val_auc", float(best["val_auc"]))
@@ -151,10 +138,10 @@ record(out, "train_epochs_run", len(history))
 # with PyTorch to 10⁻⁵ on every test track.
 
 # %%
-onnx_path = chapter.export_onnx(model, info, metadata={"params": {"network": network, **params}})
-x_test, ghost_test, _ = chapter.held_out_sample(info)
-fp32 = export.OnnxClassifier(onnx_path, chapter.feature_names(track), threads=1)
-wrapped = WithProbabilities(model.cpu().eval(), chapter.load_normalization(out, track).module())
+onnx_path = chapter.export_onnx(trained, ds)
+x_test, ghost_test, _, _ = chapter.held_out(ds)
+fp32 = export.OnnxClassifier(onnx_path, ds.features, threads=1)
+wrapped = WithProbabilities(trained.model.cpu().eval(), ds.scaler.module())
 with torch.no_grad():
     ref = wrapped(torch.as_tensor(x_test)).numpy()
 parity = float(np.abs(fp32(x_test) - ref).max())
@@ -173,8 +160,8 @@ print(f"{onnx_path}: max |ONNX Runtime − PyTorch| = {parity:.2g}")
 # (throughput-bound), on one thread, against the fp32 ONNX model in the same run.
 
 # %%
-int8_path = export.quantize_int8(onnx_path, out / f"ghost_{track}_int8.onnx", mode="dynamic")
-int8 = export.OnnxClassifier(int8_path, chapter.feature_names(track), threads=1)
+int8_path = chapter.quantize(onnx_path)
+int8 = export.OnnxClassifier(int8_path, ds.features, threads=1)
 y_real = 1 - ghost_test
 auc32 = evaluate.auc(y_real, 1 - fp32(x_test))
 auc8 = evaluate.auc(y_real, 1 - int8(x_test))

@@ -36,39 +36,42 @@
 # curve"), the ToT distributions and the number of TRT hits per track.
 
 # %% tags=["parameters"]
-seed = 0  # random seed of the simulated sample
-n_tracks = 20_000  # tracks per simulated tree (electron_mc, muon_mc, pion_mc)
-data_path = ""  # a real TRTFrame ntuple; empty: simulate
+seed = 0  # seed of the simulated sample, the split and the training
+data_path = ""  # a real TRT ntuple (file or glob); empty: simulate
 out_dir = "runs/trt"  # run folder shared by the chapter's notebooks
-device = "auto"  # unused here; every notebook takes it
+device = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
+n_tracks = 20_000  # tracks per simulated tree (electron_mc, muon_mc, pion_mc)
+min_hits = 5  # tracks with fewer TRT hits are dropped (PID needs at least 5)
+epochs = 10  # maximum number of training epochs
+batch_size = 256  # tracks per training batch
+lr = 2e-3  # Adam learning rate
+hidden = 64  # LSTM hidden size (64 in the published model)
 
 # %%
 import awkward as ak
-import matplotlib.pyplot as plt
 import numpy as np
 
 import hepnb.plot
 from hepnb.chapters import trt as chapter
-from hepnb.features import trt as feat
-from hepnb.io import read_tree
+from hepnb.evaluate import binned_mean
 from hepnb.runs import record
-from hepnb.sim import trt as sim
 
+cfg = chapter.Config.from_namespace(globals())
 hepnb.plot.style("ATLAS")
-path = chapter.sample(out_dir, n_tracks=n_tracks, seed=seed, data_path=data_path)
+path = chapter.sample(cfg)
 path
 
 # %% [markdown]
 # ## The ntuple
 #
-# The file follows the TRTFrame/TRTNTupler layout: one tree per particle type (`electron_mc`,
-# `muon_mc`, `pion_mc` for simulation, `electron_probes`, `muon_probes` for the tag-and-probe
-# "data"). Each entry is a track with its kinematics (MeV, rad) and counts, and per-hit vectors
-# (`hit_*`) along the track.
+# The file follows the layout of the TRT particle-identification ntuples: one tree per particle
+# type (`electron_mc`, `muon_mc`, `pion_mc` for simulation, `electron_probes`, `muon_probes` for
+# the tag-and-probe "data"). Each entry is a track with its kinematics (MeV, rad) and counts,
+# and per-hit vectors (`hit_*`) along the track; `chapter.schema` lists the branches and their
+# units.
 
 # %%
-branches = [*feat.TRACK_BRANCHES, *feat.HIT_BRANCHES]
-samples = {name: read_tree(path, f"{name}_mc", branches) for name in ("electron", "muon", "pion")}
+samples = chapter.read_mc(cfg)  # {"electron": tracks, "muon": tracks, "pion": tracks}
 {name: len(a) for name, a in samples.items()}
 
 # %%
@@ -85,11 +88,9 @@ samples["electron"][0].to_list()["hit_tot"][:10]  # ToT (ns) of the first hits o
 # attached (the published book, a papermill run) it shows a picture of the track chosen here.
 
 # %%
-from hepnb.widgets import TRTEventDisplay
-
 # start on the first electron with at least 5 HT hits
 first = int(np.argmax(ak.to_numpy(samples["electron"]["nHThits"]) >= 5))
-TRTEventDisplay(samples, sample="electron", index=first)
+chapter.TRTEventDisplay(samples, sample="electron", index=first)
 
 # %% [markdown]
 # ## The HT onset curve
@@ -102,35 +103,13 @@ TRTEventDisplay(samples, sample="electron", index=first)
 # corrections (position along the straw, distance of the track from the wire) average out.
 
 # %%
-all_tracks = ak.concatenate(list(samples.values()))
-fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), sharey=True)
-occ = float(np.mean(ak.to_numpy(all_tracks["trkOcc"])))
-onset = {}
-for ax, region in zip(axes, ("barrel", "endcap"), strict=True):
-    for gas, colour in (("Xe", "C0"), ("Ar", "C1")):
-        x, frac, err, n = feat.ht_onset(all_tracks, gas, region)
-        ok = n > 50
-        ax.errorbar(x[ok], frac[ok], err[ok], fmt="o", color=colour, label=f"{gas}, sample")
-        lg = np.linspace(0.5, 5.5, 200)
-        ax.plot(
-            lg,
-            sim.onset_curve(lg, gas=gas, region=region, occupancy=occ),
-            color=colour,
-            label=f"{gas}, simulator input",
-        )
-        onset[f"{gas}_{region}"] = (x[ok], frac[ok])
-    ax.set_xlabel(r"$\log_{10}\gamma$ of the track")
-    ax.set_title(region)
-    ax.legend(loc="upper left", fontsize="small")
-    hepnb.plot.label(ax, "ATLAS", "Simulation Internal", rlabel=f"mean occupancy {occ:.2f}")
-axes[0].set_ylabel("P(HT) per hit")
-axes[0].set_ylim(0, 0.35)
+fig, onset = chapter.display.plot_onset(ak.concatenate(list(samples.values())))
 
 # %%
 # A number the tests check: HT probability at the plateau (log10 γ > 4) vs below onset (< 2.5)
 x, frac = onset["Xe_barrel"]
-record(out_dir, "explore_ht_plateau_xe_barrel", float(np.nanmean(frac[x > 4])))
-record(out_dir, "explore_ht_low_xe_barrel", float(np.nanmean(frac[x < 2.5])))
+record(cfg.out_dir, "explore_ht_plateau_xe_barrel", float(np.nanmean(frac[x > 4])))
+record(cfg.out_dir, "explore_ht_low_xe_barrel", float(np.nanmean(frac[x < 2.5])))
 
 # %% [markdown]
 # ## Time over threshold
@@ -148,7 +127,7 @@ tot_per_l = {
 ax = hepnb.plot.hist1d(
     tot_per_l, bins=np.linspace(0, 40, 81), xlabel="ToT / L [ns/mm]", experiment="ATLAS"
 )
-record(out_dir, "explore_mean_tot_per_l", {k: float(np.mean(v)) for k, v in tot_per_l.items()})
+record(cfg.out_dir, "explore_mean_tot_per_l", {k: float(np.mean(v)) for k, v in tot_per_l.items()})
 
 # %%
 ax = hepnb.plot.hist1d(
@@ -167,8 +146,6 @@ ax = hepnb.plot.hist1d(
 # fewer hits. Particle identification needs at least 5 hits.
 
 # %%
-from hepnb.evaluate import binned_mean
-
 eta_bins = np.linspace(-2.0, 2.0, 41)
 hits_vs_eta = {
     name: binned_mean(ak.to_numpy(a["eta"]), ak.to_numpy(a["nTRThits"]), eta_bins)[:3]
@@ -177,8 +154,8 @@ hits_vs_eta = {
 ax = hepnb.plot.profiles(hits_vs_eta, xlabel=r"track $\eta$", ylabel="mean number of TRT hits")
 n_hits = ak.to_numpy(samples["muon"]["nTRThits"])
 eta = np.abs(ak.to_numpy(samples["muon"]["eta"]))
-record(out_dir, "explore_hits_barrel", float(n_hits[eta < 0.5].mean()))
-record(out_dir, "explore_hits_transition", float(n_hits[(eta > 0.75) & (eta < 0.95)].mean()))
+record(cfg.out_dir, "explore_hits_barrel", float(n_hits[eta < 0.5].mean()))
+record(cfg.out_dir, "explore_hits_transition", float(n_hits[(eta > 0.75) & (eta < 0.95)].mean()))
 
 # %% [markdown]
 # ## The classical method: an HT likelihood

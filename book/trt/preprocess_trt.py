@@ -31,27 +31,28 @@
 # drift radius agrees with the track's distance from the wire).
 
 # %% tags=["parameters"]
-seed = 0  # seed of the sample and of the train/validation/test split
-n_tracks = 20_000  # tracks per simulated tree
-data_path = ""  # a real TRTFrame ntuple; empty: simulate
+seed = 0  # seed of the simulated sample, the split and the training
+data_path = ""  # a real TRT ntuple (file or glob); empty: simulate
 out_dir = "runs/trt"  # run folder shared by the chapter's notebooks
-device = "auto"  # unused here; every notebook takes it
+device = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
+n_tracks = 20_000  # tracks per simulated tree (electron_mc, muon_mc, pion_mc)
 min_hits = 5  # tracks with fewer TRT hits are dropped (PID needs at least 5)
+epochs = 10  # maximum number of training epochs
+batch_size = 256  # tracks per training batch
+lr = 2e-3  # Adam learning rate
+hidden = 64  # LSTM hidden size (64 in the published model)
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 
 import hepnb.plot
 from hepnb.chapters import trt as chapter
-from hepnb.features import trt as feat
 from hepnb.runs import record
 
+cfg = chapter.Config.from_namespace(globals())
 hepnb.plot.style("ATLAS")
-summary = chapter.prepare(
-    out_dir, n_tracks=n_tracks, seed=seed, data_path=data_path, min_hits=min_hits
-)
-summary
+summary = chapter.prepare(cfg)
+summary["counts"]
 
 # %% [markdown]
 # `prepare` read electrons (label 1) and muons (label 0) from the simulation trees, dropped the
@@ -61,15 +62,18 @@ summary
 #
 # The features are standardised, (x − mean)/std, with the mean and standard deviation of the
 # **training split only** — fitting them on all tracks would let the test set leak into
-# training. The statistics are saved in `normalization.json` and stored inside the model, so
-# they travel with its weights.
+# training. The two scalers (hits and tracks) are saved as `scalers.json` next to the arrays and
+# stored inside the model, so they travel with its weights.
+#
+# Everything lands in a folder `dataset-<key>/` of the run folder, where `<key>` is a hash of
+# the settings the dataset depends on (`n_tracks`, `seed`, `data_path`, `min_hits`): rerunning
+# with the same settings reuses it, other settings make a new folder beside it.
 
 # %%
-p = chapter.load_prepared(
-    out_dir, n_tracks=n_tracks, seed=seed, data_path=data_path, min_hits=min_hits
-)
-record(out_dir, "preprocess_counts", {k: v for k, v in summary.items() if isinstance(v, int)})
-record(out_dir, "preprocess_train_electron_fraction", float(p.train.y.mean()))
+p = chapter.load_prepared(cfg)
+record(cfg.out_dir, "preprocess_counts", p.counts)
+record(cfg.out_dir, "preprocess_train_electron_fraction", float(p.train.y.mean()))
+print(p.step.path)
 {
     "hit features": dict(zip(p.hits.names, p.hits.mean.round(3).tolist(), strict=True)),
     "track features": dict(zip(p.tracks.names, p.tracks.mean.round(3).tolist(), strict=True)),
@@ -84,20 +88,7 @@ record(out_dir, "preprocess_train_electron_fraction", float(p.train.y.mean()))
 # occupancy.
 
 # %%
-tf = p.train.features.numpy()
-y = p.train.y.numpy()
-units = {"p": "log10(p / MeV)", "pT": "log10(pT / MeV)"}
-fig, axes = plt.subplots(2, 4, figsize=(17, 8))
-for i, (name, ax) in enumerate(zip(feat.TRACK_FEATURES, axes.flat, strict=False)):
-    hepnb.plot.hist1d(
-        {"electron": tf[y == 1, i], "muon": tf[y == 0, i]},
-        ax=ax,
-        bins=40,
-        xlabel=units.get(name, name),
-        experiment="ATLAS",
-    )
-axes.flat[-1].set_visible(False)
-fig.tight_layout()
+fig = chapter.display.plot_track_features(p.train)
 
 # %% [markdown]
 # ## One batch, as the network sees it

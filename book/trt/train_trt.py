@@ -27,17 +27,24 @@
 # muon 0) with the Adam optimiser. Each epoch the loss on the validation split is checked; the
 # learning rate is halved when it stalls, training stops early when it no longer improves, and
 # the best model is kept. A checkpoint is written after every epoch: rerun this notebook with
-# more `epochs` and it continues where it stopped. Losses and parameters are logged to MLflow
-# (`mlflow ui --backend-store-uri sqlite:///runs/trt/lstm/mlflow.db`).
+# more `epochs` and it continues where it stopped.
+#
+# The model lives in a folder `lstm-<key>/` of the run folder, `<key>` a hash of what the model
+# depends on: the dataset's settings, `hidden`, `lr` and `batch_size` (not `epochs` or
+# `device`, which only say how long and where to train). Another hidden size or learning rate
+# therefore trains a new model in a new folder beside this one instead of resuming a
+# checkpoint it does not fit. Losses and parameters are logged to MLflow in that folder (the
+# command to browse them is printed below).
 
 # %% tags=["parameters"]
-seed = 0  # seed of sample, split, initial weights and batch order
-n_tracks = 20_000  # tracks per simulated tree
-data_path = ""  # a real TRTFrame ntuple; empty: simulate
+seed = 0  # seed of the simulated sample, the split and the training
+data_path = ""  # a real TRT ntuple (file or glob); empty: simulate
 out_dir = "runs/trt"  # run folder shared by the chapter's notebooks
 device = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
-epochs = 10  # maximum number of epochs
-batch_size = 256  # tracks per batch
+n_tracks = 20_000  # tracks per simulated tree (electron_mc, muon_mc, pion_mc)
+min_hits = 5  # tracks with fewer TRT hits are dropped (PID needs at least 5)
+epochs = 10  # maximum number of training epochs
+batch_size = 256  # tracks per training batch
 lr = 2e-3  # Adam learning rate
 hidden = 64  # LSTM hidden size (64 in the published model)
 
@@ -45,20 +52,12 @@ hidden = 64  # LSTM hidden size (64 in the published model)
 import hepnb.plot
 from hepnb import evaluate
 from hepnb.chapters import trt as chapter
-from hepnb.runs import record
+from hepnb.runs import mlflow_uri, record
 
+cfg = chapter.Config.from_namespace(globals())
 hepnb.plot.style("ATLAS")
-model, history, prepared = chapter.train(
-    out_dir,
-    epochs=epochs,
-    batch_size=batch_size,
-    lr=lr,
-    hidden=hidden,
-    seed=seed,
-    device=device,
-    n_tracks=n_tracks,
-    data_path=data_path,
-)
+model, history, prepared = chapter.train(cfg)
+print("mlflow ui --backend-store-uri", mlflow_uri(chapter.lstm_step(cfg).path))
 model
 
 # %%
@@ -73,13 +72,13 @@ history.to_frame().round(4)
 # the full comparison with the classical likelihood is in the next notebook.
 
 # %%
-scores = chapter.load_scores(out_dir)["test"]
+scores = chapter.load_scores(cfg)["test"]
 test_auc = {
     name: evaluate.auc(scores["y"], s) for name, s in chapter.scores_mapping(scores).items()
 }
-record(out_dir, "train_epochs_run", len(history))
-record(out_dir, "train_best_val_auc", max(history["val_auc"]))
-record(out_dir, "train_test_auc", test_auc)
+record(cfg.out_dir, "train_epochs_run", len(history))
+record(cfg.out_dir, "train_best_val_auc", max(history["val_auc"]))
+record(cfg.out_dir, "train_test_auc", test_auc)
 
 # %%
 ax = hepnb.plot.score_hist(

@@ -6,8 +6,9 @@ A chapter package ``hepnb/chapters/<name>/`` declares ``CHAPTER = Chapter(...)``
 * :func:`ensure_sample` — the real ntuple(s) of ``data_path``, or the simulated sample made once
   per (size, seed) in a cached step folder;
 * :func:`split_normalise_save` — seeded ``train/val/test`` split (stratified, whole events
-  together where candidates share an event), scalers fitted on the training split only, arrays
-  and scalers saved atomically in a cached step folder;
+  together where candidates share an event), optional class balancing of the training and
+  validation splits, scalers fitted on the training split only, arrays and scalers saved
+  atomically in a cached step folder;
 * :func:`train_step` — :func:`hepnb.train.fit` in the training step's folder, keyed by the
   configuration, so a changed model or learning rate never resumes another's checkpoint.
 """
@@ -162,8 +163,10 @@ def split_normalise_save(
     scalers: Mapping[str, Callable[[np.ndarray], data.Scaler]] | None = None,
     extra: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     info: Mapping[str, Any] | None = None,
+    balance: str | None = None,
+    balance_splits: Sequence[str] = ("train", "val"),
 ) -> Prepared:
-    """Split → fit scalers on train → save, into the cached step folder ``st``.
+    """Split → balance → fit scalers on train → save, into the cached step folder ``st``.
 
     Args:
         st: the dataset step (its folder receives ``arrays.npz``, ``scalers.json``).
@@ -176,16 +179,57 @@ def split_normalise_save(
             training rows (e.g. ``data.Scaler.standard``); arrays are saved unscaled.
         extra: further samples saved beside the splits (e.g. ``{"data": {...}}``), not split.
         info: JSON-able facts to store (counts, source file...).
+        balance: with ``stratify``, make the classes weigh the same in ``balance_splits``:
+            ``"weight"`` adds an array ``w`` (float32, mean 1) giving each class the same total
+            weight; ``"undersample"`` keeps a seeded random subset of each class as large as
+            the smallest class. None: leave the natural class fractions.
+        balance_splits: the splits balanced (the test split keeps its natural fractions).
+
+    Raises:
+        ValueError: arrays of different lengths; with ``stratify``, a split left without one
+            of the classes (the sample is too small); an unknown ``balance``.
     """
     n = {len(v) for v in arrays.values()}
     if len(n) != 1:
         raise ValueError(f"split_normalise_save: arrays of different lengths {sorted(n)}")
+    if balance not in (None, "weight", "undersample"):
+        raise ValueError(f"balance={balance!r}: expected None, 'weight' or 'undersample'")
+    if balance is not None and stratify is None:
+        raise ValueError(f"balance={balance!r} needs the class labels (stratify=)")
     parts = data.split(n.pop(), fractions, seed, stratify=stratify, groups=groups)
+    weights: dict[str, np.ndarray] = {}
+    class_counts: dict[str, dict[str, int]] = {}
+    if stratify is not None:
+        labels = np.asarray(stratify)
+        classes = np.unique(labels)
+        for split, idx in parts.items():
+            present = np.unique(labels[idx])
+            if len(present) < len(classes):
+                raise ValueError(
+                    f"the {split} split has {len(idx)} examples and lacks class(es) "
+                    f"{np.setdiff1d(classes, present).tolist()}; use a larger sample"
+                )
+        rng = np.random.default_rng([seed, 1])
+        for split in balance_splits if balance else ():
+            idx = parts[split]
+            if balance == "undersample":
+                size = min(int((labels[idx] == c).sum()) for c in classes)
+                keep = [rng.choice(idx[labels[idx] == c], size, replace=False) for c in classes]
+                parts[split] = np.sort(np.concatenate(keep))
+            else:
+                _, inv, cnt = np.unique(labels[idx], return_inverse=True, return_counts=True)
+                weights[split] = (len(idx) / (len(cnt) * cnt[inv])).astype(np.float32)
+        class_counts = {
+            split: {str(c): int((labels[idx] == c).sum()) for c in classes}
+            for split, idx in parts.items()
+        }
     flat: dict[str, np.ndarray] = {}
     for split, idx in parts.items():
         flat[f"{split}/index"] = idx
         for name, a in arrays.items():
             flat[f"{split}/{name}"] = np.asarray(a)[idx]
+        if split in weights:
+            flat[f"{split}/w"] = weights[split]
     for sample, sample_arrays in (extra or {}).items():
         for name, a in sample_arrays.items():
             flat[f"{sample}/{name}"] = np.asarray(a)
@@ -193,9 +237,10 @@ def split_normalise_save(
         name: fit(np.asarray(arrays[name])[parts["train"]]) for name, fit in (scalers or {}).items()
     }
     counts = {split: len(idx) for split, idx in parts.items()}
+    facts = {"counts": counts, **({"class_counts": class_counts} if class_counts else {})}
     io.save_arrays(st / "arrays.npz", **flat)
     io.atomic_write_json(st / "scalers.json", {k: s.to_dict() for k, s in fitted.items()})
-    st.finish(counts=counts, **dict(info or {}))
+    st.finish(**facts, **dict(info or {}))
     return load_split_arrays(st)
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from hepnb.data import Standardizer
+from hepnb.data import Scaler
 
 __all__ = ["HitLSTM"]
 
@@ -41,6 +41,11 @@ class HitLSTM(nn.Module):
         - tracks: ``(B, F_t)``
         - output: ``(B,)`` logits
     """
+
+    hit_mean: torch.Tensor
+    hit_std: torch.Tensor
+    track_mean: torch.Tensor
+    track_std: torch.Tensor
 
     def __init__(
         self,
@@ -77,9 +82,16 @@ class HitLSTM(nn.Module):
         self.register_buffer("track_mean", torch.zeros(track_features))
         self.register_buffer("track_std", torch.ones(track_features))
 
-    def set_normalization(self, hits: Standardizer, tracks: Standardizer) -> HitLSTM:
-        """Store the training-split statistics used to standardise the inputs."""
+    def set_normalization(self, hits: Scaler, tracks: Scaler) -> HitLSTM:
+        """Store the training-split statistics used to standardise the inputs.
+
+        Args:
+            hits: standard scaler of the ``F_h`` hit features (no signed-log compression).
+            tracks: standard scaler of the ``F_t`` track features (no signed-log compression).
+        """
         for name, st in (("hit", hits), ("track", tracks)):
+            if st.log_scale is not None and (st.log_scale > 0).any():
+                raise ValueError(f"{name} scaler: HitLSTM applies only (x - mean) / std")
             getattr(self, f"{name}_mean").copy_(torch.as_tensor(st.mean))
             getattr(self, f"{name}_std").copy_(torch.as_tensor(st.std))
         return self

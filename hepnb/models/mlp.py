@@ -1,25 +1,23 @@
-"""Multilayer perceptrons for per-object classification (ghost tracks and the like).
+"""Multilayer perceptrons for per-object classification (one track, one jet... at a time).
 
-Two networks, as in the original ghost-track project:
+:class:`MLP` is a plain feed-forward network, optionally behind a ``BatchNorm1d`` on its
+inputs (``batch_norm=True``), which learns to standardise them itself. Its inputs are usually
+scaled beforehand with a :class:`hepnb.data.Scaler`, whose :meth:`~hepnb.data.Scaler.module`
+folds that scaling into the exported model.
 
-* ``network=0`` — a plain MLP; its inputs must be scaled beforehand (min-max to [0, 1]),
-  and :class:`MinMaxScaler` folds that scaling into the exported model;
-* ``network=1`` — the same MLP behind a ``BatchNorm1d`` on the raw features, which learns the
-  scaling itself.
-
-Models return logits ``(B,)``; :class:`WithProbabilities` turns any such model into one that
-returns probabilities (what is exported to ONNX).
+Models return logits ``(B,)``; :class:`WithProbabilities` turns any such model, with an
+optional input scaling module in front, into one that returns probabilities (what is exported
+to ONNX).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ACTIVATIONS", "MLP", "MinMaxScaler", "SignedLog", "WithProbabilities", "ghost_mlp"]
+__all__ = ["ACTIVATIONS", "MLP", "WithProbabilities"]
 
 #: Activation name → module class.
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -92,8 +90,9 @@ class MLP(nn.Module):
     def reset_parameters(self) -> None:
         """Re-initialise all layers (PyTorch defaults)."""
         for m in self.modules():
-            if m is not self and hasattr(m, "reset_parameters"):
-                m.reset_parameters()
+            reset = getattr(m, "reset_parameters", None)
+            if m is not self and callable(reset):
+                reset()
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``(B,)`` (or ``(B, out_features)``) for features ``x`` of shape ``(B, F)``."""
@@ -107,59 +106,9 @@ class MLP(nn.Module):
         )
 
 
-class MinMaxScaler(nn.Module):
-    """``(x − offset) / scale`` with fixed buffers, so a min-max normalisation fitted on the
-    training set travels inside the model (and its ONNX export).
-
-    Shapes: ``(B, F)`` → ``(B, F)``.
-    """
-
-    def __init__(self, offset: Sequence[float] | np.ndarray, scale: Sequence[float] | np.ndarray):
-        super().__init__()
-        offset = torch.as_tensor(np.asarray(offset, dtype=np.float32))
-        scale = torch.as_tensor(np.asarray(scale, dtype=np.float32))
-        if offset.shape != scale.shape or offset.ndim != 1:
-            raise ValueError(
-                f"offset {tuple(offset.shape)} and scale {tuple(scale.shape)} must "
-                "be 1D of the same length"
-            )
-        if not torch.all(scale > 0):
-            raise ValueError("scale must be positive for every feature")
-        self.register_buffer("offset", offset)
-        self.register_buffer("scale", scale)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return (x - self.offset) / self.scale
-
-
-class SignedLog(nn.Module):
-    """Compress long tails: ``sign(x)·ln(1 + |x|/s)`` per feature; features with ``s = 0``
-    pass unchanged. Used before :class:`MinMaxScaler`, whose range is otherwise set by a few
-    extreme values (χ² of 10⁴ when the bulk is at 30).
-
-    Shapes: ``(B, F)`` → ``(B, F)``.
-    """
-
-    def __init__(self, scale: Sequence[float] | np.ndarray):
-        super().__init__()
-        scale = np.asarray(scale, dtype=np.float32)
-        if scale.ndim != 1 or (scale < 0).any():
-            raise ValueError("scale must be a 1D array of non-negative values")
-        self.register_buffer(
-            "inv_scale",
-            torch.as_tensor(
-                np.where(scale > 0, 1 / np.where(scale > 0, scale, 1), 0).astype(np.float32)
-            ),
-        )
-        self.register_buffer("active", torch.as_tensor(scale > 0))
-
-    def forward(self, x: Tensor) -> Tensor:
-        y = torch.sign(x) * torch.log1p(torch.abs(x) * self.inv_scale)
-        return torch.where(self.active, y, x)
-
-
 class WithProbabilities(nn.Module):
-    """Wrap a binary classifier returning logits: optional input scaling, then sigmoid.
+    """Wrap a binary classifier returning logits: optional input scaling (e.g.
+    :class:`hepnb.data.ScalerModule`), then sigmoid.
 
     Shapes: ``(B, F)`` → probabilities ``(B,)``.
     """
@@ -171,15 +120,3 @@ class WithProbabilities(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.sigmoid(self.model(self.scaler(x)).reshape(x.shape[0]))
-
-
-def ghost_mlp(network: int, in_features: int, **kwargs) -> MLP:
-    """The ghost-track networks: ``0`` = MLP without normalisation, ``1`` = BatchNorm front.
-
-    ``kwargs`` go to :class:`MLP` (``hidden``, ``n_layers``, ``activation``, ``dropout``).
-    """
-    if network not in (0, 1):
-        raise ValueError(
-            f"network={network!r}: expected 0 (no normalisation layer) or 1 (BatchNorm front)"
-        )
-    return MLP(in_features, batch_norm=network == 1, **kwargs)

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "explore_small.ipynb"
@@ -243,4 +244,5 @@ def _use_event_display(lab: dict, page, artifacts: Path) -> None:
     page.screenshot(path=str(artifacts / "3-muon.png"))
     assert _display_state(page)["src"] != after["src"]
     # the kernel ran with the small sample the test asked for
-    assert (lab["work"] / "run" / f"trt_sim_n{N_TRACKS}_seed0.root").exists()
+    config = yaml.safe_load((lab["work"] / "run" / "config.yaml").read_text())
+    assert config["n_tracks"] == N_TRACKS and len(list((lab["work"] / "run").glob("sample-*"))) == 1

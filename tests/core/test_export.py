@@ -9,7 +9,8 @@ import torch
 from onnx import TensorProto, helper
 
 from hepnb import evaluate, export
-from hepnb.models.mlp import MLP, MinMaxScaler, SignedLog, WithProbabilities, ghost_mlp
+from hepnb.data import Scaler
+from hepnb.models.mlp import MLP, WithProbabilities
 
 F = 6
 NAMES = [f"f{i}" for i in range(F)]
@@ -29,7 +30,7 @@ def trained():
     probabilities from raw features."""
     torch.manual_seed(0)
     x, y = _data(4000)
-    model = ghost_mlp(1, F, hidden=128)
+    model = MLP(F, hidden=128, batch_norm=True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     xt, yt = torch.as_tensor(x), torch.as_tensor(y, dtype=torch.float32)
     for _ in range(60):
@@ -46,24 +47,30 @@ def exported(trained, tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("network", [0, 1])
-def test_mlp_shapes_and_options(network):
-    m = ghost_mlp(network, F, hidden=[32, 16], activation="elu")
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_mlp_shapes_and_options(batch_norm):
+    m = MLP(F, hidden=[32, 16], activation="elu", batch_norm=batch_norm)
     assert m(torch.zeros(5, F)).shape == (5,)
-    assert isinstance(m.norm, torch.nn.BatchNorm1d) == (network == 1)
+    assert isinstance(m.norm, torch.nn.BatchNorm1d) == batch_norm
     assert MLP(F, out_features=3)(torch.zeros(4, F)).shape == (4, 3)
     with pytest.raises(ValueError, match="activation='swish'"):
         MLP(F, activation="swish")
-    with pytest.raises(ValueError, match="network=2"):
-        ghost_mlp(2, F)
+    with pytest.raises(ValueError, match="hidden"):
+        MLP(F, hidden=[])
 
 
-def test_scalers_fold_preprocessing():
-    x = torch.tensor([[-200.0, 0.5], [1e4, 2.0]])
-    y = SignedLog([1.0, 0.0])(x)
-    assert y[0, 0] == pytest.approx(-np.log(201.0)) and y[1, 1] == 2.0  # s = 0: unchanged
-    z = MinMaxScaler([0.0, 1.0], [2.0, 4.0])(x)
-    assert z[1, 1] == pytest.approx(0.25)
+def test_scaler_module_folds_preprocessing():
+    x = np.array([[-200.0, 0.5], [1e4, 2.0], [3.0, 1.0]])
+    scaler = Scaler.minmax(x, ["a", "b"], log_scales={"a": 1.0})  # signed-log on "a" only
+    mlp = MLP(2, hidden=8).eval()
+    wrapped = WithProbabilities(mlp, scaler.module())
+    with torch.no_grad():
+        inner = scaler.module()(torch.as_tensor(x, dtype=torch.float32)).numpy()
+        probs = wrapped(torch.as_tensor(x, dtype=torch.float32)).numpy()
+        expect = torch.sigmoid(mlp(torch.as_tensor(scaler.transform(x)))).numpy()
+    np.testing.assert_allclose(inner, scaler.transform(x), atol=1e-6)
+    assert inner[:, 1] == pytest.approx([0.0, 1.0, 1 / 3])  # b: plain min-max
+    np.testing.assert_allclose(probs, expect, atol=1e-6)
 
 
 def test_onnx_names_dynamic_batch_and_parity(trained, exported):
@@ -79,7 +86,7 @@ def test_onnx_names_dynamic_batch_and_parity(trained, exported):
 
 
 def test_parity_check_detects_a_different_model(trained, exported):
-    other = WithProbabilities(ghost_mlp(1, F, hidden=128).eval())
+    other = WithProbabilities(MLP(F, hidden=128, batch_norm=True).eval())
     with pytest.raises(AssertionError, match="differs from PyTorch"):
         export.check_parity(other, exported, _data(100)[0])
 

@@ -1,4 +1,8 @@
-"""TRT electron identification: the TRTFrame ntuple schema, reading and feature building."""
+"""Reading TRT ntuples (real TRTFrame-like files or the simulator's) and building features.
+
+Never imports the simulator: everything here works on real ntuples. Tree and branch names come
+from :mod:`hepnb.chapters.trt.schema`.
+"""
 
 from __future__ import annotations
 
@@ -10,119 +14,91 @@ import awkward as ak
 import numpy as np
 
 from hepnb import io
+from hepnb.chapters.trt.schema import (
+    FEATURE_BRANCHES,
+    GAS,
+    HIT_FEATURES,
+    MIN_HITS_PID,
+    PRECISION_TOLERANCE_MM,
+    REGION,
+    RT_COEFFICIENTS,
+)
 from hepnb.data import SequenceDataset
+from hepnb.evaluate import binned_mean
+
+__all__ = [
+    "drift_radius",
+    "drop_short",
+    "hit_features",
+    "ht_onset",
+    "load",
+    "precision_hit_fraction",
+    "read_trees",
+    "to_dataset",
+    "track_features",
+]
 
 log = logging.getLogger(__name__)
 
-#: Trees of a TRTFrame/TRTNTupler ntuple: simulated samples per particle type ...
-MC_TREES: tuple[str, ...] = ("electron_mc", "muon_mc", "pion_mc")
-#: ... and tag-and-probe "data" samples.
-DATA_TREES: tuple[str, ...] = ("electron_probes", "muon_probes")
-
-#: Per-track branches (MeV, rad).
-TRACK_BRANCHES: tuple[str, ...] = (
-    "weight",
-    "pdgId",
-    "trkOcc",
-    "truthMass",
-    "p",
-    "pT",
-    "eta",
-    "phi",
-    "theta",
-    "eProbHT",
-    "nTRThits",
-    "nArhits",
-    "nXehits",
-    "nHThits",
-    "sumToT",
-    "sumL",
-)
-#: Per-hit branches (``std::vector`` in the real ntuples; mm, ns).
-HIT_BRANCHES: tuple[str, ...] = (
-    "hit_HTMB",
-    "hit_gasType",
-    "hit_bec",
-    "hit_layer",
-    "hit_strawlayer",
-    "hit_strawnumber",
-    "hit_drifttime",
-    "hit_tot",
-    "hit_T0",
-    "hit_localTheta",
-    "hit_localPhi",
-    "hit_HitZ",
-    "hit_HitR",
-    "hit_rTrkWire",
-    "hit_L",
-)
-
-#: Hit features of the published RNN, in sequence order along the track.
-HIT_FEATURES: tuple[str, ...] = (
-    "hit_HTMB",
-    "hit_gasType",
-    "hit_tot",
-    "hit_L",
-    "hit_rTrkWire",
-    "hit_HitZ",
-    "hit_HitR",
-)
-#: Track features of the published RNN (p and pT enter as log10 of MeV).
-TRACK_FEATURES: tuple[str, ...] = ("trkOcc", "p", "pT", "nXehits", "fAr", "fHTMB", "PHF")
-#: Branches needed to build :data:`HIT_FEATURES` and :data:`TRACK_FEATURES`.
-FEATURE_BRANCHES: tuple[str, ...] = (
-    "trkOcc",
-    "p",
-    "pT",
-    "eta",
-    "nTRThits",
-    "nArhits",
-    "nXehits",
-    "nHThits",
-    "eProbHT",
-    "weight",
-    "hit_drifttime",
-    *HIT_FEATURES,
-)
-#: A hit is a precision hit when its drift radius agrees with the track-to-wire distance
-#: within this tolerance (mm); ≈2.5 σ of the TRT drift-circle resolution (≈130 μm).
-PRECISION_TOLERANCE_MM = 0.3
-#: TRT-like r–t relation t(r) = c0 + c1·r + c2·r² (ns, r in mm) for the T0-subtracted drift
-#: time, ≈ 2 ns at the wire to ≈ 42 ns at the straw wall. Real data: use the r–t calibration.
-RT_COEFFICIENTS = (2.0, 15.0, 2.5)
+PathLike = str | os.PathLike
+Paths = PathLike | Sequence[PathLike]
 
 
 def read_trees(
-    path: str | os.PathLike,
+    path: Paths,
     signal: str | Sequence[str] = "electron_mc",
     background: str | Sequence[str] = "muon_mc",
     *,
     branches: Sequence[str] = FEATURE_BRANCHES,
     n_max: int | None = None,
 ) -> list[ak.Array]:
-    """Read signal and background trees of a TRTFrame ntuple, one labelled array per tree.
+    """Read signal and background trees of a TRT ntuple, one labelled array per tree.
+
+    The schema is checked: every branch must exist in every tree (:class:`~hepnb.io.SchemaError`
+    naming file, tree and branch), hold finite values, and the ``hit_*`` branches must have the
+    same number of hits per track.
 
     Args:
-        path: ROOT file (real TRTFrame ntuple or :func:`hepnb.sim.trt.generate` output).
+        path: a ROOT file or several (their trees are concatenated): a real ntuple or the output
+            of :func:`hepnb.chapters.trt.sim.generate`.
         signal, background: tree name(s) labelled 1 and 0.
-        branches: branches to read (all must exist in every tree).
-        n_max: read at most this many tracks per tree.
+        branches: branches to read.
+        n_max: read at most this many tracks per tree (and file).
 
     Returns:
         One record array per tree with the branches plus ``y`` (1 = signal) and ``tree``
         (tree index).
     """
+    files = [path] if isinstance(path, str | os.PathLike) else list(path)
+    if not files:
+        raise FileNotFoundError("read_trees: no input file")
     parts = []
     names = [(t, 1) for t in _as_list(signal)] + [(t, 0) for t in _as_list(background)]
     for i, (tree, label) in enumerate(names):
-        arr = io.read_tree(path, tree, branches, entry_stop=n_max)
+        chunks = [io.read_tree(f, tree, branches, entry_stop=n_max) for f in files]
+        for f, chunk in zip(files, chunks, strict=True):
+            _check_hit_counts(f, tree, chunk)
+        arr = chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)
         arr = ak.with_field(arr, np.full(len(arr), label, dtype=np.int8), "y")
         parts.append(ak.with_field(arr, np.full(len(arr), i, dtype=np.int8), "tree"))
     return parts
 
 
+def _check_hit_counts(path: PathLike, tree: str, arrays: ak.Array) -> None:
+    hit = [f for f in arrays.fields if f.startswith("hit_")]
+    if len(hit) < 2:
+        return
+    counts = ak.to_numpy(ak.num(arrays[hit[0]]))
+    for f in hit[1:]:
+        if not np.array_equal(ak.to_numpy(ak.num(arrays[f])), counts):
+            raise io.SchemaError(
+                f"{path}: tree {tree!r}: hit branch {f!r} has a different number of hits per "
+                f"track than {hit[0]!r}"
+            )
+
+
 def load(
-    path: str | os.PathLike,
+    path: Paths,
     signal: str | Sequence[str] = "electron_mc",
     background: str | Sequence[str] = "muon_mc",
     *,
@@ -137,7 +113,7 @@ def _as_list(x: str | Sequence[str]) -> list[str]:
     return [x] if isinstance(x, str) else list(x)
 
 
-def drop_short(arrays: ak.Array, min_hits: int = 5) -> ak.Array:
+def drop_short(arrays: ak.Array, min_hits: int = MIN_HITS_PID) -> ak.Array:
     """Drop tracks with fewer than ``min_hits`` TRT hits (PID needs ≥ 5; zero-hit tracks cannot
     be fed to an RNN). The number dropped is logged."""
     n_hits = ak.num(arrays["hit_HTMB"])
@@ -164,7 +140,7 @@ def precision_hit_fraction(arrays: ak.Array) -> np.ndarray:
 
 def drift_radius(t: np.ndarray) -> np.ndarray:
     """Drift radius (mm, clipped to [0, 2]) from the T0-subtracted drift time ``t`` (ns) by
-    inverting :data:`RT_COEFFICIENTS`."""
+    inverting :data:`~hepnb.chapters.trt.schema.RT_COEFFICIENTS`."""
     c0, c1, c2 = RT_COEFFICIENTS
     t = np.asarray(t)
     disc = np.maximum(c1**2 - 4 * c2 * (c0 - t), 0.0)
@@ -220,7 +196,9 @@ def hit_features(
     return items, offsets
 
 
-def to_dataset(arrays: ak.Array | Sequence[ak.Array], min_hits: int = 5) -> SequenceDataset:
+def to_dataset(
+    arrays: ak.Array | Sequence[ak.Array], min_hits: int = MIN_HITS_PID
+) -> SequenceDataset:
     """Build the LSTM dataset (packed hit sequences + track features + labels + weights) from
     one array or a list of arrays (one per tree, as :func:`read_trees` returns)."""
     parts = [arrays] if isinstance(arrays, ak.Array) else list(arrays)
@@ -239,25 +217,28 @@ def to_dataset(arrays: ak.Array | Sequence[ak.Array], min_hits: int = 5) -> Sequ
 
 
 def ht_onset(
-    arrays: ak.Array, gas: str = "Xe", region: str = "barrel", bins=None
+    arrays: ak.Array, gas: str = "Xe", region: str = "barrel", bins: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Measured high-threshold (HT, middle bit) hit probability vs log10 of the Lorentz factor.
 
     γ = p / truthMass per track, broadcast to its hits; hits are selected by gas (Xe: gasType 0,
     Ar: 1) and region (barrel: |bec| = 1, end-cap: |bec| = 2).
 
+    Args:
+        arrays: tracks with ``p``, ``truthMass``, ``hit_HTMB``, ``hit_gasType``, ``hit_bec``.
+        gas: ``"Xe"`` or ``"Ar"``.
+        region: ``"barrel"`` or ``"endcap"``.
+        bins: log10 γ bin edges (default 25 bins over [0.5, 5.5]).
+
     Returns:
         ``(log10γ bin centres, HT fraction, binomial error, hits per bin)``.
     """
-    gas_code = {"Xe": 0, "Ar": 1}.get(gas)
-    bec_code = {"barrel": 1, "endcap": 2}.get(region)
-    if gas_code is None or bec_code is None:
+    if gas not in GAS or region not in REGION:
         raise ValueError(f"gas={gas!r}, region={region!r}: expected Xe|Ar and barrel|endcap")
+    gas_code, bec_code = GAS[gas], REGION[region] + 1
     gamma = arrays["p"] / arrays["truthMass"]
     gamma_hit, _ = ak.broadcast_arrays(gamma, arrays["hit_HTMB"])
     sel = (arrays["hit_gasType"] == gas_code) & (abs(arrays["hit_bec"]) == bec_code)
     x = np.log10(ak.to_numpy(ak.flatten(gamma_hit[sel])))
     y = ak.to_numpy(ak.flatten(arrays["hit_HTMB"][sel]))
-    from hepnb.evaluate import binned_mean
-
     return binned_mean(x, y, np.linspace(0.5, 5.5, 26) if bins is None else bins)

@@ -1,6 +1,8 @@
 """Simulator of ATLAS TRT tracks for electron identification, writing TRTFrame-like ntuples.
 
-Physics model (units: MeV, mm, ns, rad):
+Tree and branch names, geometry, read-out and calibration constants come from
+:mod:`hepnb.chapters.trt.schema`, which cites their sources. Physics model (units: MeV, mm, ns,
+rad):
 
 * **Geometry.** Straight tracks (plus the 2 T bending in φ) from a vertex smeared in z cross
   73 barrel straw layers (module rings of 19 + 24 + 30 layers between R = 563 and 1066 mm,
@@ -16,11 +18,13 @@ Physics model (units: MeV, mm, ns, rad):
 * **High threshold (HT).** The probability of an HT hit rises with the Lorentz factor
   γ = p/m through the transition-radiation onset, modelled per gas × region by a Gompertz
   curve ``p₀ = a + b·exp(−exp(−(log10γ − c)/d))`` fitted to ATLAS's default (Run 1 Z→ee/μμ)
-  calibration at occupancy 0 (flat dE/dx plateau below γ ≈ 100; a symmetric logistic cannot be
+  calibration at occupancy 0 (Athena's ``HTcalculator`` defaults, tabulated in
+  :data:`~hepnb.chapters.trt.schema.ONSET_CALIBRATION`; flat dE/dx plateau below γ ≈ 100; a symmetric logistic cannot be
   flat there and also reach the γ = 10³–10⁵ points). ``a`` is the ionisation (δ-ray) part and
   ``p₀ − a`` the TR part. Occupancy adds an independent pile-up HT chance
-  ``q = 1 − exp(−κ·occ)``, κ = 0.107: ``p = 1 − (1 − a·C_ion − (p₀ − a)·C_TR)(1 − q)``, which
-  reproduces the Xe-barrel values at occupancy 0.2 (0.047 at γ = 10, 0.190 at γ = 10⁴). The
+  ``q = 1 − exp(−κ·occ)``, κ = 0.107: ``p = 1 − (1 − a·C_ion − (p₀ − a)·C_TR)(1 − q)``, the
+  form of that calibration's occupancy term (``p₀ + (1 − p₀)·ΔOcc``); it reproduces its
+  Xe-barrel values at occupancy 0.2 (0.047 at γ = 10, 0.190 at γ = 10⁴). The
   per-straw corrections ``C`` (averaging to 1) are products of a straw-layer term (first layers
   after a module/wheel boundary see less radiator), a ZR term (signal attenuation along the
   wire: |z| in the barrel, r in the end-caps) and a track-to-wire term that falls towards the
@@ -48,6 +52,7 @@ the model, computed from the stored branches: the Neyman–Pearson limit for the
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,10 +60,38 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+import uproot
 from scipy import special
+from tqdm.auto import tqdm
 
 from hepnb import io
-from hepnb.features.trt import DATA_TREES, HIT_BRANCHES, MC_TREES, TRACK_BRANCHES
+from hepnb.chapters.trt.schema import (
+    BARREL_HALF_Z,
+    BARREL_PITCH,
+    BARREL_RINGS,
+    DATA_TREES,
+    EC_RMAX,
+    EC_RMIN,
+    EC_STRAWS_PHI,
+    EC_WHEELS,
+    GAS,
+    HIT_BRANCHES,
+    HIT_COUNTER,
+    MASS,
+    MC_TREES,
+    MIN_HITS_PID,
+    N_BARREL_LAYERS,
+    N_BARREL_MODULES,
+    N_ENDCAP_LAYERS,
+    PDG_ID,
+    REGION,
+    RT_COEFFICIENTS,
+    STRAW_RADIUS,
+    TOT_BIN,
+    TOT_NBINS,
+    TRACK_BRANCHES,
+    TREES,
+)
 
 __all__ = [
     "DATA_PARAMS",
@@ -66,47 +99,23 @@ __all__ = [
     "MC_PARAMS",
     "PDG_ID",
     "TRTParams",
+    "add_args",
     "eprob_ht",
     "generate",
     "log_likelihood_ratio",
     "onset_curve",
     "p_ht",
+    "run",
     "simulate",
     "straw_layer_index",
 ]
 
-#: Particle masses (MeV).
-MASS: dict[str, float] = {"electron": 0.511, "muon": 105.66, "pion": 139.57}
-#: |pdgId| per species (sign: −charge for leptons, +charge for pions, as in PDG numbering).
-PDG_ID: dict[str, int] = {"electron": 11, "muon": 13, "pion": 211}
-SPECIES: tuple[str, ...] = ("electron", "muon", "pion")
-#: Tree name → (species, is data).
-TREES: dict[str, tuple[str, bool]] = {
-    "electron_mc": ("electron", False),
-    "muon_mc": ("muon", False),
-    "pion_mc": ("pion", False),
-    "electron_probes": ("electron", True),
-    "muon_probes": ("muon", True),
-}
 _TREE_ID = {name: i for i, name in enumerate(TREES)}
 CHUNK = 100_000  # tracks generated at once; fixed so results do not depend on memory settings
-TOT_BIN = 3.125  # ns
-TOT_NBINS = 24  # ToT saturates at 24 bins = 75 ns
-STRAW_RADIUS = 2.0  # mm
-GAS = {"Xe": 0, "Ar": 1}
-REGION = {"barrel": 0, "endcap": 1}
 
 # ---------------------------------------------------------------------------------------------
 # Geometry
 # ---------------------------------------------------------------------------------------------
-_BARREL_RINGS = ((19, 563.0, 694.0), (24, 697.0, 860.0), (30, 863.0, 1066.0))  # layers, R (mm)
-_BARREL_HALF_Z = 712.0
-_BARREL_PITCH = 6.8  # mm, straw pitch in rφ
-_N_BARREL_MODULES = 32
-_EC_RMIN, _EC_RMAX = 644.0, 1004.0
-_EC_STRAWS_PHI = 768
-# (first wheel z, wheel pitch, layers per wheel, layer spacing), mm
-_EC_WHEELS = ((848.0, 142.83, 16, 8.0, 6), (1740.0, 121.25, 8, 15.0, 8))
 #: Ar-filled straws: barrel module rings × φ-modules, and end-cap wheels per side (+1 A, −1 C).
 _AR_BARREL_RINGS = (0,)
 _AR_BARREL_MODULES = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25)
@@ -116,7 +125,7 @@ _HIT_EFFICIENCY = 0.8  # hit efficiency given a straw crossing (dead straws, thr
 
 def _barrel_layers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     radius, ring, sl = [], [], []
-    for i, (n, r0, r1) in enumerate(_BARREL_RINGS):
+    for i, (n, r0, r1) in enumerate(BARREL_RINGS):
         radius += list(r0 + (np.arange(n) + 0.5) * (r1 - r0) / n)
         ring += [i] * n
         sl += list(range(n))
@@ -126,7 +135,7 @@ def _barrel_layers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _endcap_layers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     z, wheel, sl = [], [], []
     w0 = 0
-    for z0, pitch, n, spacing, n_wheels in _EC_WHEELS:
+    for z0, pitch, n, spacing, n_wheels in EC_WHEELS:
         for w in range(n_wheels):
             z += list(z0 + w * pitch + spacing / 2 + spacing * np.arange(n))
             wheel += [w0 + w] * n
@@ -137,8 +146,8 @@ def _endcap_layers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 _BL_R, _BL_RING, _BL_SL = _barrel_layers()  # 73 barrel layers
 _EC_Z, _EC_WHEEL, _EC_SL = _endcap_layers()  # 160 end-cap layers per side
-_BL_NSTRAW = np.round(2 * np.pi * _BL_R / _N_BARREL_MODULES / _BARREL_PITCH).astype(np.int64)
-_BL_FIRST = np.concatenate([[0], np.cumsum([n for n, _, _ in _BARREL_RINGS])[:-1]])
+_BL_NSTRAW = np.round(2 * np.pi * _BL_R / N_BARREL_MODULES / BARREL_PITCH).astype(np.int64)
+_BL_FIRST = np.concatenate([[0], np.cumsum([n for n, _, _ in BARREL_RINGS])[:-1]])
 _EC_FIRST = np.concatenate([[0], np.cumsum([16] * 6 + [8] * 7)])  # first global layer per wheel
 
 
@@ -159,14 +168,17 @@ def straw_layer_index(bec: Any, layer: Any, strawlayer: Any) -> np.ndarray:
 # Model parameters
 # ---------------------------------------------------------------------------------------------
 #: Gompertz onset parameters (a, b, c, d) per (gas, region), fitted to the ATLAS default
-#: calibration at occupancy 0 (table in DESIGN.md; ≤1.4 % off for Xe, ≤3.9 % for Ar).
+#: calibration at occupancy 0 (:data:`~hepnb.chapters.trt.schema.ONSET_CALIBRATION`; ≤1.4 % off
+#: for Xe, ≤3.9 % for Ar).
 _ONSET = np.array(
     [
         [[0.02572, 0.17772, 3.00479, 0.57734], [0.04700, 0.18398, 3.14343, 0.48564]],  # Xe
         [[0.03729, 0.06416, 3.13901, 0.89766], [0.03835, 0.07446, 3.24063, 0.92649]],  # Ar
     ]
 )
-_OCC_KAPPA = 0.107  # pile-up HT chance q = 1 − exp(−κ·occ)
+#: Pile-up HT chance q = 1 − exp(−κ·occ): matches the default calibration's occupancy term
+#: ΔOcc = 0.0918·occ + 0.0744·occ² (Xe barrel) at occ = 0.2 (see the schema's [HTCALC]).
+_OCC_KAPPA = 0.107
 
 
 @dataclass(frozen=True)
@@ -217,6 +229,11 @@ def _check_species(species: str, name: str = "species") -> str:
     return species
 
 
+def _check_count(n_tracks: object) -> None:
+    if isinstance(n_tracks, bool) or not isinstance(n_tracks, int | np.integer) or n_tracks < 1:
+        raise ValueError(f"n_tracks must be an integer >= 1, got {n_tracks!r}")
+
+
 def _check_occupancy(occupancy: Any) -> np.ndarray:
     occ = np.asarray(occupancy, dtype=np.float64)
     if np.any(occ < 0) or not np.all(np.isfinite(occ)):
@@ -263,13 +280,13 @@ _SL_CORR = _straw_layer_table()  # 73 barrel then 160 end-cap layers
 
 
 def _corr_straw_layer(endcap: np.ndarray, sl: np.ndarray) -> np.ndarray:
-    return np.take(_SL_CORR, sl + 73 * endcap, mode="clip")
+    return np.take(_SL_CORR, sl + N_BARREL_LAYERS * endcap, mode="clip")
 
 
 def _corr_zr(endcap: np.ndarray, zr: np.ndarray) -> np.ndarray:
     # Signal attenuation along the wire: hits far from the read-out end have less amplitude.
-    u_b = np.clip(np.abs(zr) / _BARREL_HALF_Z, 0.0, 1.0)
-    u_e = np.clip((zr - _EC_RMIN) / (_EC_RMAX - _EC_RMIN), 0.0, 1.0)
+    u_b = np.clip(np.abs(zr) / BARREL_HALF_Z, 0.0, 1.0)
+    u_e = np.clip((zr - EC_RMIN) / (EC_RMAX - EC_RMIN), 0.0, 1.0)
     return np.where(endcap, (0.85 + 0.32 * u_e) / 1.0036, (0.85 + 0.35 * u_b**2) / 0.9367)
 
 
@@ -519,10 +536,10 @@ def _crossings(
     side = np.where(kin["eta"] >= 0, 1.0, -1.0)
     ash = np.maximum(np.abs(sh), 1e-9)
     z0 = kin["z0"]
-    r_max = (_BARREL_HALF_Z - side * z0) / ash  # barrel layers crossed: R < r_max
+    r_max = (BARREL_HALF_Z - side * z0) / ash  # barrel layers crossed: R < r_max
     k_b = np.searchsorted(_BL_R, r_max)
-    k_lo = np.searchsorted(_EC_Z, _EC_RMIN * ash + side * z0)
-    k_hi = np.searchsorted(_EC_Z, _EC_RMAX * ash + side * z0, side="right")
+    k_lo = np.searchsorted(_EC_Z, EC_RMIN * ash + side * z0)
+    k_hi = np.searchsorted(_EC_Z, EC_RMAX * ash + side * z0, side="right")
     k_e = np.maximum(k_hi - k_lo, 0)
     n_cross = k_b + k_e
     trk = np.repeat(np.arange(n), n_cross)
@@ -531,10 +548,10 @@ def _crossings(
     endcap = j >= k_b[trk]
     layer = np.where(endcap, k_lo[trk] + j - k_b[trk], j)
     # probability that a straw is crossed (4 mm straw over the rφ pitch) times efficiency
-    p_geo = np.full(len(trk), 2 * STRAW_RADIUS / _BARREL_PITCH)
+    p_geo = np.full(len(trk), 2 * STRAW_RADIUS / BARREL_PITCH)
     te, le = trk[endcap], layer[endcap]
     r_ec = (_EC_Z[le] - side[te] * z0[te]) / ash[te]
-    p_geo[endcap] = np.minimum(1.0, 2 * STRAW_RADIUS * _EC_STRAWS_PHI / (2 * np.pi * r_ec))
+    p_geo[endcap] = np.minimum(1.0, 2 * STRAW_RADIUS * EC_STRAWS_PHI / (2 * np.pi * r_ec))
     hit = rng.random(len(trk)) < _HIT_EFFICIENCY * p_geo
     trk, endcap, layer = trk[hit], endcap[hit], layer[hit]
     return trk, endcap, layer, np.bincount(trk, minlength=n)
@@ -547,7 +564,7 @@ def _chunk(n: int, species: str, rng: np.random.Generator, prm: TRTParams) -> di
         m = int((n - have) * 1.03) + 16
         kin = _kinematics(m, rng, prm)
         trk, endcap, layer, counts = _crossings(kin, rng)
-        good = counts >= 5
+        good = counts >= MIN_HITS_PID
         keep = np.flatnonzero(good)[: n - have]
         sel = np.zeros(m, dtype=bool)
         sel[keep] = True
@@ -582,8 +599,8 @@ def _fill(
     side = np.where(eta >= 0, 1.0, -1.0)
     # --- hit positions
     z0 = kin["z0"][trk]
-    lay_b = np.minimum(layer, 72)
-    lay_e = np.minimum(layer, 159)
+    lay_b = np.minimum(layer, N_BARREL_LAYERS - 1)
+    lay_e = np.minimum(layer, N_ENDCAP_LAYERS - 1)
     r_b = _BL_R[lay_b]
     z_b = z0 + r_b * sh[trk]
     z_e = side[trk] * _EC_Z[lay_e]
@@ -599,9 +616,9 @@ def _fill(
     wheel = _EC_WHEEL[lay_e]
     hit_layer = np.where(endcap, wheel, ring)
     hit_sl = np.where(endcap, _EC_SL[lay_e], _BL_SL[lay_b])
-    mod_width = 2 * np.pi / _N_BARREL_MODULES
+    mod_width = 2 * np.pi / N_BARREL_MODULES
     straw_b = np.floor(np.mod(phi_h, mod_width) / mod_width * _BL_NSTRAW[lay_b])
-    straw_e = np.floor(phi_h / (2 * np.pi) * _EC_STRAWS_PHI)
+    straw_e = np.floor(phi_h / (2 * np.pi) * EC_STRAWS_PHI)
     strawnumber = np.where(endcap, straw_e, straw_b).astype(np.int32)
     bec = np.where(endcap, 2 * side[trk], np.where(z_b >= 0, 1, -1)).astype(np.int32)
     ar = np.zeros(nh, dtype=bool)
@@ -615,7 +632,8 @@ def _fill(
     r = r32.astype(np.float64)
     l32 = (2.0 * np.sqrt(STRAW_RADIUS**2 - r**2)).astype(f32)
     hit_r32, hit_z32 = hit_r.astype(f32), hit_z.astype(f32)
-    t_r = 2.0 + 15.0 * r + 2.5 * r**2  # ns, r-t relation
+    c0, c1, c2 = RT_COEFFICIENTS
+    t_r = c0 + c1 * r + c2 * r**2  # ns, r-t relation
     tube = rng.random(nh) < 0.05 + 0.3 * kin["occ"][trk]  # leading edge from a pile-up hit
     drift = np.where(tube, t_r * rng.random(nh), t_r + rng.normal(0.0, 2.5, nh))
     gl = np.where(endcap, lay_e, lay_b)
@@ -707,8 +725,7 @@ def _iter_chunks(
     params: TRTParams | None = None,
 ) -> Iterator[dict[str, Any]]:
     _check_species(species)
-    if isinstance(n_tracks, bool) or not isinstance(n_tracks, int | np.integer) or n_tracks < 1:
-        raise ValueError(f"n_tracks must be an integer >= 1, got {n_tracks!r}")
+    _check_count(n_tracks)
     prm = params if params is not None else (DATA_PARAMS if data else MC_PARAMS)
     if prm.ht_scale <= 0 or prm.tot_scale <= 0 or prm.pileup_mean < 0:
         raise ValueError("params: ht_scale and tot_scale must be > 0 and pileup_mean >= 0")
@@ -772,7 +789,7 @@ def generate(
     """Write a TRTFrame-like ROOT file with the MC trees (and the "data" probe trees).
 
     Trees are written chunk by chunk (counted jagged ``hit_*`` branches with counter
-    ``nTRThitsVec``, the same layout as :func:`hepnb.io.write_root`, LZ4-compressed),
+    ``nTRThitsVec`` (:data:`~hepnb.chapters.trt.schema.HIT_COUNTER`), the same layout as :func:`hepnb.io.write_root`, LZ4-compressed),
     atomically, so memory stays bounded whatever ``n_tracks``.
 
     Args:
@@ -788,11 +805,7 @@ def generate(
     Returns:
         The path written.
     """
-    import uproot
-    from tqdm.auto import tqdm
-
-    if isinstance(n_tracks, bool) or not isinstance(n_tracks, int | np.integer) or n_tracks < 1:
-        raise ValueError(f"n_tracks must be an integer >= 1, got {n_tracks!r}")
+    _check_count(n_tracks)
     if not (0 < data_fraction <= 10):
         raise ValueError(f"data_fraction must be in (0, 10], got {data_fraction!r}")
     n_data = max(1, round(data_fraction * n_tracks))
@@ -817,12 +830,35 @@ def generate(
                             k: (v.type if isinstance(v, ak.Array) else v.dtype)
                             for k, v in flat.items()
                         },
-                        counter_name=lambda key: "nTRThitsVec" if key == "hit" else "n" + key,
+                        counter_name=lambda key: HIT_COUNTER if key == "hit" else "n" + key,
                     )
                 f[tree].extend(flat)
                 bar.update(1)
     bar.close()
     return path
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    """Options of ``hepnb generate trt`` (the CLI adds ``--seed`` and ``--out``)."""
+    parser.add_argument("--n-tracks", type=int, default=100_000, help="tracks per MC tree")
+    parser.add_argument(
+        "--data-fraction",
+        type=float,
+        default=0.25,
+        help="size of the 'data' trees relative to the MC trees",
+    )
+    parser.add_argument("--no-data", action="store_true", help="skip the 'data' trees")
+
+
+def run(args: argparse.Namespace) -> Path:
+    """``hepnb generate trt``: write the ROOT file ``args.out`` and return its path."""
+    return generate(
+        args.out,
+        n_tracks=args.n_tracks,
+        seed=args.seed,
+        data=not args.no_data,
+        data_fraction=args.data_fraction,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

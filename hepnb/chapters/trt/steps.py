@@ -1,15 +1,23 @@
-"""The TRT chapter's steps, each callable on its own so every notebook runs standalone.
+"""The TRT chapter's steps: what the notebooks call, each taking the configuration ``cfg``.
 
-``sample`` → ``prepare`` → ``train`` → ``evaluate``: each step checks whether its input exists
-in the run folder and runs the previous step when it does not. A real TRTFrame ntuple given as
-``data_path`` replaces the simulated sample.
+``sample`` → ``prepare`` → ``train`` → ``load_scores``. Each step writes into a cached step folder
+of the run folder (:func:`hepnb.runs.step`) named after a hash of the configuration fields it
+depends on, and runs the steps before it when their folder is missing, so every notebook runs
+standalone:
+
+* ``sample-<key>/trt_sim.root`` — the simulated ntuple (``n_tracks``, ``seed``); a real
+  ``data_path`` replaces it;
+* ``dataset-<key>/`` — packed hit sequences, track features, labels, weights and baselines,
+  split 60/20/20 (stratified, seeded), scalers fitted on the training split only
+  (``n_tracks``, ``seed``, ``data_path``, ``min_hits``);
+* ``lstm-<key>/`` — checkpoints, best model, MLflow store and test-set scores (the dataset's
+  fields and ``hidden``, ``lr``, ``batch_size``). More ``epochs`` resume the same checkpoint;
+  another hidden size or learning rate trains a new model in a new folder beside it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,202 +30,240 @@ from tqdm.auto import tqdm
 
 from hepnb import data, io
 from hepnb import train as _train
-from hepnb.data import SequenceDataset, Standardizer
-from hepnb.features import trt as feat
+from hepnb.chapters import base
+from hepnb.chapters.trt import reader, sim
+from hepnb.chapters.trt.config import TRTConfig
+from hepnb.chapters.trt.schema import (
+    FEATURE_BRANCHES,
+    HIT_BRANCHES,
+    HIT_FEATURES,
+    TRACK_BRANCHES,
+    TRACK_FEATURES,
+)
+from hepnb.data import Scaler, SequenceDataset
 from hepnb.models.lstm import HitLSTM
-from hepnb.runs import run_dir
+from hepnb.runs import Step, step
+
+__all__ = [
+    "DATASET_FIELDS",
+    "LSTM_FIELDS",
+    "SAMPLE_FIELDS",
+    "Prepared",
+    "build_model",
+    "dataset_step",
+    "load_model",
+    "load_prepared",
+    "load_scores",
+    "loaders",
+    "lstm_step",
+    "prepare",
+    "read_mc",
+    "sample",
+    "save_scores",
+    "scores_mapping",
+    "train",
+]
 
 log = logging.getLogger(__name__)
 
-DATASET = "trt_dataset.npz"
-NORMALIZATION = "normalization.json"
-MODEL_DIR = "lstm"
-SCORES = "trt_scores.npz"
+#: Configuration fields each step depends on (its own and its inputs').
+SAMPLE_FIELDS = ("n_tracks", "seed")
+DATASET_FIELDS = ("n_tracks", "seed", "data_path", "min_hits")
+LSTM_FIELDS = (*DATASET_FIELDS, "hidden", "lr", "batch_size")
+
+SAMPLE_FILE = "trt_sim.root"
+SCORES = "scores.npz"
 SIGNAL, BACKGROUND = "electron", "muon"
+#: Sample → (signal tree, background tree): "mc" is split, "data" is a second test set.
+SAMPLES = {"mc": ("electron_mc", "muon_mc"), "data": ("electron_probes", "muon_probes")}
+FRACTIONS = (0.6, 0.2, 0.2)
+_SEQUENCE = ("items", "offsets", "features", "y", "w")
 
 
-def sample(
-    out_dir: str | os.PathLike | None = None,
-    n_tracks: int = 20_000,
-    seed: int = 0,
-    data_path: str | os.PathLike | None = None,
-) -> Path:
-    """The ROOT file to analyse: ``data_path`` if given, else the simulated sample in the run
-    folder (generated on first use, ``n_tracks`` per tree)."""
-    if data_path:
-        path = Path(data_path)
-        if not path.exists():
-            raise FileNotFoundError(f"data_path={str(path)!r}: no such file")
-        return path
-    from hepnb.sim import trt as sim
+# --- sample -----------------------------------------------------------------------------------
+def sample(cfg: TRTConfig) -> Path | list[Path]:
+    """The ntuple to analyse: ``cfg.data_path`` (checked; a glob gives a sorted list of files),
+    else the simulated sample, made once per (``n_tracks``, ``seed``) in ``sample-<key>/``."""
 
-    path = run_dir("trt", out_dir) / f"trt_sim_n{n_tracks}_seed{seed}.root"
-    if not path.exists():
-        sim.generate(path, n_tracks=n_tracks, seed=seed)
-    return path
+    def simulate(folder: Path) -> None:
+        sim.generate(folder / SAMPLE_FILE, n_tracks=cfg.n_tracks, seed=cfg.seed)
+
+    found = base.ensure_sample(cfg, simulate, SAMPLE_FIELDS)
+    return found if cfg.data_path else Path(found) / SAMPLE_FILE
 
 
-def _is_simulated(path: Path) -> bool:
-    return path.name.startswith("trt_sim_")
+def read_mc(
+    cfg: TRTConfig,
+    species: tuple[str, ...] = ("electron", "muon", "pion"),
+    branches: tuple[str, ...] = (*TRACK_BRANCHES, *HIT_BRANCHES),
+) -> dict[str, ak.Array]:
+    """The ``<species>_mc`` trees of the sample, one awkward array of tracks per species."""
+    path = sample(cfg)
+    return {s: reader.load(path, f"{s}_mc", (), branches=branches) for s in species}
+
+
+# --- dataset ----------------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    """The datasets of the dataset step.
+
+    Attributes:
+        train, val, test: splits of the simulated ("mc") electrons and muons.
+        data: the tag-and-probe "data" sample (None if the ntuple has no probe trees).
+        baselines: ``{"test"|"data": {name: score (N,)}}`` — ``eProbHT`` and, for simulated
+            samples, ``optimum`` (the simulator's exact log-likelihood ratio).
+        hits, tracks: standard scalers of the hit and track features, fitted on ``train``.
+        info: what the step recorded: ``counts``, ``source``, ``simulated``.
+        step: the step folder.
+    """
+
+    train: SequenceDataset
+    val: SequenceDataset
+    test: SequenceDataset
+    data: SequenceDataset | None
+    baselines: dict[str, dict[str, np.ndarray]]
+    hits: Scaler
+    tracks: Scaler
+    info: dict[str, Any]
+    step: Step
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the sample is the simulator's (then the ``optimum`` baseline exists)."""
+        return bool(self.info.get("simulated"))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Tracks per split and sample, and those dropped for too few hits."""
+        return dict(self.info.get("counts", {}))
+
+
+def dataset_step(cfg: TRTConfig) -> Step:
+    """The dataset step folder of ``cfg`` (``dataset-<key>/``)."""
+    return step(cfg, "dataset", DATASET_FIELDS)
 
 
 def _baselines(arrays: ak.Array, simulated: bool) -> dict[str, np.ndarray]:
     out = {"eProbHT": ak.to_numpy(arrays["eProbHT"]).astype(np.float64)}
     if simulated:
-        from hepnb.sim import trt as sim
-
         out["optimum"] = sim.log_likelihood_ratio(arrays, background=BACKGROUND)
     return out
 
 
-def prepare(
-    out_dir: str | os.PathLike | None = None,
-    n_tracks: int = 20_000,
-    seed: int = 0,
-    data_path: str | os.PathLike | None = None,
-    min_hits: int = 5,
-) -> dict[str, Any]:
-    """Read the ntuple, build packed-sequence datasets, split 60/20/20 (stratified, seeded),
-    fit the normalisation on the training split only, and save everything in the run folder.
+def _flat(sample_name: str, ds: SequenceDataset, extra: Mapping[str, np.ndarray]) -> dict:
+    arrays = {
+        "items": ds.items.numpy(),
+        "offsets": ds.offsets.numpy(),
+        "features": ds.features.numpy(),
+        "y": ds.y.numpy(),
+        "w": ds.w.numpy(),
+        **extra,
+    }
+    return {f"{sample_name}/{k}": np.asarray(v) for k, v in arrays.items()}
 
-    Saves ``trt_dataset.npz`` (hits, offsets, track features, labels, weights, split, the
-    baselines eProbHT and — for simulated samples — the exact log-likelihood ratio, for the MC
-    trees and the "data" trees) and ``normalization.json``.
 
-    Returns:
-        Counts per split and sample, and the paths written.
-    """
-    out = run_dir("trt", out_dir)
-    config = _config(n_tracks, seed, data_path, min_hits)
-    path = sample(out, n_tracks, seed, data_path)
-    simulated = _is_simulated(path)
-    arrays: dict[str, Any] = {}
+def _make_dataset(cfg: TRTConfig, st: Step, progress: bool) -> None:
+    path = sample(cfg)
+    simulated = not cfg.data_path
+    branches = (*TRACK_BRANCHES, *HIT_BRANCHES) if simulated else FEATURE_BRANCHES
+    datasets: dict[str, SequenceDataset] = {}
+    baselines: dict[str, dict[str, np.ndarray]] = {}
     counts: dict[str, int] = {}
-    samples = {"mc": ("electron_mc", "muon_mc"), "data": ("electron_probes", "muon_probes")}
-    for key, (sig, bkg) in tqdm(samples.items(), desc="TRT ntuple → sequences", unit="sample"):
+    for key, (sig, bkg) in tqdm(
+        SAMPLES.items(), desc="TRT ntuple → sequences", unit="sample", disable=not progress
+    ):
         try:
-            branches = (
-                (*feat.TRACK_BRANCHES, *feat.HIT_BRANCHES) if simulated else feat.FEATURE_BRANCHES
-            )
-            raw = feat.read_trees(path, sig, bkg, branches=branches)
+            raw = reader.read_trees(path, sig, bkg, branches=branches)
         except io.SchemaError as exc:
             if key == "data" and "no tree" in str(exc):
                 log.warning("%s has no tag-and-probe trees: no 'data' test set", path)
                 continue
             raise
         n_before = sum(len(a) for a in raw)
-        raw = [feat.drop_short(a, min_hits) for a in raw]
+        raw = [reader.drop_short(a, cfg.min_hits) for a in raw]
         counts[f"{key}_dropped_short"] = n_before - sum(len(a) for a in raw)
-        ds = feat.to_dataset(raw, min_hits)
-        baselines = [_baselines(a, simulated) for a in raw]
-        for name in baselines[0]:
-            arrays[f"{key}_{name}"] = np.concatenate([b[name] for b in baselines])
-        arrays |= {
-            f"{key}_items": ds.items.numpy(),
-            f"{key}_offsets": ds.offsets.numpy(),
-            f"{key}_features": ds.features.numpy(),
-            f"{key}_y": ds.y.numpy(),
-            f"{key}_w": ds.w.numpy(),
-        }
-        counts[f"{key}_tracks"] = len(ds)
-    tr, va, te = data.split_indices(counts["mc_tracks"], (0.6, 0.2, 0.2), seed, arrays["mc_y"])
-    arrays |= {"train": tr, "val": va, "test": te}
-    counts |= {"train": len(tr), "val": len(va), "test": len(te)}
-    # normalisation: training split only
-    train_hits = SequenceDataset(
-        arrays["mc_items"], arrays["mc_offsets"], arrays["mc_features"], arrays["mc_y"]
-    ).subset(tr)
-    norm = {
-        "hits": Standardizer.fit(train_hits.items.numpy(), feat.HIT_FEATURES).to_dict(),
-        "tracks": Standardizer.fit(train_hits.features.numpy(), feat.TRACK_FEATURES).to_dict(),
-        "source": str(path),
-        "simulated": simulated,
-        "config": config,
+        datasets[key] = reader.to_dataset(raw, cfg.min_hits)
+        parts = [_baselines(a, simulated) for a in raw]
+        baselines[key] = {n: np.concatenate([b[n] for b in parts]) for n in parts[0]}
+        counts[f"{key}_tracks"] = len(datasets[key])
+    mc = datasets["mc"]
+    splits = data.split(len(mc), FRACTIONS, cfg.seed, stratify=mc.y.numpy())
+    train_set = mc.subset(splits["train"])  # scalers: training split only
+    scalers = {
+        "hits": Scaler.standard(train_set.items.numpy(), HIT_FEATURES),
+        "tracks": Scaler.standard(train_set.features.numpy(), TRACK_FEATURES),
     }
-    if _stored_config(out) != config:  # products of an earlier configuration are stale now
-        (out / SCORES).unlink(missing_ok=True)
-        # the model and its checkpoint go; the MLflow store keeps the record of the old runs
-        for name in (_train.CHECKPOINT, _train.BEST):
-            (out / MODEL_DIR / name).unlink(missing_ok=True)
-    io.save_arrays(out / DATASET, **arrays)
-    io.atomic_write_json(out / NORMALIZATION, norm)
-    return {"sample": str(path), "dataset": str(out / DATASET), **counts}
+    flat: dict[str, np.ndarray] = {}
+    for name, idx in splits.items():
+        flat[f"{name}/index"] = idx
+        flat |= _flat(name, mc.subset(idx), {n: v[idx] for n, v in baselines["mc"].items()})
+        counts[name] = len(idx)
+    if "data" in datasets:
+        flat |= _flat("data", datasets["data"], baselines["data"])
+    io.save_arrays(st / "arrays.npz", **flat)
+    io.atomic_write_json(st / "scalers.json", {k: s.to_dict() for k, s in scalers.items()})
+    source = [str(p) for p in path] if isinstance(path, list) else str(path)
+    st.finish(counts=counts, source=source, simulated=simulated)
 
 
-@dataclass
-class Prepared:
-    """Datasets of a prepared run folder."""
+def prepare(cfg: TRTConfig, progress: bool = True) -> dict[str, Any]:
+    """Make the dataset step unless it is done; return what it recorded.
 
-    train: SequenceDataset
-    val: SequenceDataset
-    test: SequenceDataset
-    data: SequenceDataset | None
-    baselines: dict[str, dict[str, np.ndarray]]  # {"test"|"data": {name: score}}
-    hits: Standardizer
-    tracks: Standardizer
-    simulated: bool
+    Reads electrons (label 1) and muons (label 0) from the MC trees, drops tracks with fewer
+    than ``cfg.min_hits`` hits, builds packed hit sequences (:data:`HIT_FEATURES`) and track
+    features (:data:`TRACK_FEATURES`), splits them 60/20/20 (``data.split``, stratified by
+    label, seeded by ``cfg.seed``), fits standard scalers on the training split and saves
+    ``arrays.npz`` (``<split>/<array>``, the layout of
+    :func:`hepnb.chapters.base.load_split_arrays`) and ``scalers.json``. The tag-and-probe trees,
+    when present, become the whole ``data`` sample.
 
-
-def _config(n_tracks: int, seed: int, data_path, min_hits: int) -> dict[str, Any]:
-    return {
-        "n_tracks": int(n_tracks),
-        "seed": int(seed),
-        "data_path": str(data_path or ""),
-        "min_hits": int(min_hits),
-    }
+    Returns:
+        ``{"counts": {...}, "source": ..., "simulated": bool, "config": {...}}``.
+    """
+    st = dataset_step(cfg)
+    if not st.done:
+        _make_dataset(cfg, st, progress)
+    return st.info()
 
 
-def _stored_config(out: Path) -> dict[str, Any] | None:
-    path = out / NORMALIZATION
-    return json.loads(path.read_text()).get("config") if path.exists() else None
+def load_prepared(cfg: TRTConfig, progress: bool = True) -> Prepared:
+    """The datasets of ``cfg`` (made first by :func:`prepare` when missing)."""
+    prepare(cfg, progress)
+    loaded = base.load_split_arrays(dataset_step(cfg))
+    arrays = loaded.arrays
 
+    def seq(name: str) -> SequenceDataset:
+        a = arrays[name]
+        return SequenceDataset(*(a[k] for k in _SEQUENCE))
 
-def load_prepared(
-    out_dir: str | os.PathLike | None = None,
-    n_tracks: int = 20_000,
-    seed: int = 0,
-    data_path: str | os.PathLike | None = None,
-    min_hits: int = 5,
-) -> Prepared:
-    """Load ``prepare``'s output, running ``prepare`` first if it is missing or was made with
-    another configuration (sample size, seed, input file, hit cut)."""
-    out = run_dir("trt", out_dir)
-    config = _config(n_tracks, seed, data_path, min_hits)
-    if not (out / DATASET).exists() or _stored_config(out) != config:
-        prepare(out, n_tracks, seed, data_path, min_hits)
-    a = io.load_arrays(out / DATASET)
-    norm = json.loads((out / NORMALIZATION).read_text())
+    def extra(name: str) -> dict[str, np.ndarray]:
+        return {k: v for k, v in arrays[name].items() if k not in (*_SEQUENCE, "index")}
 
-    def ds(key: str) -> SequenceDataset:
-        return SequenceDataset(
-            a[f"{key}_items"],
-            a[f"{key}_offsets"],
-            a[f"{key}_features"],
-            a[f"{key}_y"],
-            a[f"{key}_w"],
-        )
-
-    mc = ds("mc")
-    has_data = "data_items" in a
-    names = [k[len("mc_") :] for k in a if k.startswith("mc_") and k[3:] in ("eProbHT", "optimum")]
-    baselines = {"test": {n: a[f"mc_{n}"][a["test"]] for n in names}}
-    if has_data:
-        baselines["data"] = {n: a[f"data_{n}"] for n in names if f"data_{n}" in a}
+    has_data = "data" in arrays
+    baselines = {"test": extra("test")} | ({"data": extra("data")} if has_data else {})
     return Prepared(
-        train=mc.subset(a["train"]),
-        val=mc.subset(a["val"]),
-        test=mc.subset(a["test"]),
-        data=ds("data") if has_data else None,
+        train=seq("train"),
+        val=seq("val"),
+        test=seq("test"),
+        data=seq("data") if has_data else None,
         baselines=baselines,
-        hits=Standardizer.from_dict(norm["hits"]),
-        tracks=Standardizer.from_dict(norm["tracks"]),
-        simulated=bool(norm["simulated"]),
+        hits=_checked(loaded.scalers["hits"], HIT_FEATURES),
+        tracks=_checked(loaded.scalers["tracks"], TRACK_FEATURES),
+        info=loaded.info,
+        step=loaded.step,
     )
 
 
+def _checked(scaler: Scaler, names: tuple[str, ...]) -> Scaler:
+    if scaler.names != tuple(names):
+        raise ValueError(f"scaler fitted on features {list(scaler.names)}, expected {list(names)}")
+    return scaler
+
+
+# --- model ------------------------------------------------------------------------------------
 def build_model(p: Prepared, hidden: int = 64, head: tuple[int, ...] = (128,)) -> HitLSTM:
-    """The published LSTM with the training-split normalisation stored inside it."""
-    model = HitLSTM(len(feat.HIT_FEATURES), len(feat.TRACK_FEATURES), hidden=hidden, head=head)
+    """The published LSTM with the training-split scaling stored inside it."""
+    model = HitLSTM(len(HIT_FEATURES), len(TRACK_FEATURES), hidden=hidden, head=head)
     return model.set_normalization(p.hits, p.tracks)
 
 
@@ -233,98 +279,84 @@ def loaders(p: Prepared, batch_size: int = 256) -> dict[str, Any]:
     return out
 
 
-def train(
-    out_dir: str | os.PathLike | None = None,
-    *,
-    epochs: int = 10,
-    batch_size: int = 256,
-    lr: float = 1e-3,
-    hidden: int = 64,
-    seed: int = 0,
-    device: str = "auto",
-    resume: bool = True,
-    progress: bool = True,
-    **prepare_kw,
-) -> tuple[HitLSTM, _train.History, Prepared]:
-    """Train the LSTM on a prepared run folder (preparing it first if needed).
+def lstm_step(cfg: TRTConfig) -> Step:
+    """The training step folder of ``cfg`` (``lstm-<key>/``)."""
+    return step(cfg, "lstm", LSTM_FIELDS)
 
-    Checkpoints, the best model and the MLflow store go to ``<out_dir>/lstm``; test-set scores
-    to ``<out_dir>/trt_scores.npz``.
+
+def train(cfg: TRTConfig, progress: bool = True) -> tuple[HitLSTM, _train.History, Prepared]:
+    """Train the LSTM (resuming its checkpoint) and score the test and data samples.
+
+    Up to ``cfg.epochs`` epochs of :func:`hepnb.train.fit` in the ``lstm-<key>/`` folder
+    (:func:`hepnb.chapters.base.train_step`): checkpoints, best model and MLflow store go there,
+    and the scores to ``scores.npz`` beside them.
+
+    Returns:
+        ``(model with the best weights, history, datasets)``.
     """
-    out = run_dir("trt", out_dir)
-    p = load_prepared(out, seed=seed, **prepare_kw)
-    _train.set_seed(seed)
-    model = build_model(p, hidden=hidden)
-    ld = loaders(p, batch_size)
-    history = _train.fit(
+    p = load_prepared(cfg, progress)
+    st = lstm_step(cfg)
+    epochs_before = st.info().get("epochs_run")
+    _train.set_seed(cfg.seed)
+    model = build_model(p, hidden=cfg.hidden)
+    ld = loaders(p, cfg.batch_size)
+    history = base.train_step(
+        cfg,
         model,
         {"train": ld["train"], "val": ld["val"]},
-        epochs=epochs,
-        lr=lr,
-        seed=seed,
-        device=device,
-        out_dir=out / MODEL_DIR,
-        resume=resume,
-        experiment="trt",
+        st,
+        params={"n_train": len(p.train), "simulated": p.simulated},
         progress=progress,
-        params={
-            "hidden": hidden,
-            "batch_size": batch_size,
-            "n_train": len(p.train),
-            "simulated": p.simulated,
-        },
     )
-    save_scores(model, p, out, device)
+    if epochs_before != len(history) or not (st / SCORES).exists():
+        save_scores(model, p, st / SCORES, cfg.device, progress)
     return model, history, p
 
 
 def save_scores(
-    model: HitLSTM, p: Prepared, out_dir: str | os.PathLike, device: str = "auto"
+    model: HitLSTM,
+    p: Prepared,
+    path: str | Path,
+    device: str = "auto",
+    progress: bool = True,
 ) -> Path:
-    """Score the test set (and the data set) and save them with labels and baselines."""
+    """Score the test set (and the data set) and save them with labels, weights and baselines
+    as ``<sample>/<name>`` arrays (``sample``: ``test`` or ``data``)."""
     ld = loaders(p)
     arrays: dict[str, np.ndarray] = {}
-    for key in ("test", "data"):
-        if key not in ld:
+    for key, ds in (("test", p.test), ("data", p.data)):
+        if ds is None:
             continue
-        s, y = _train.predict(model, ld[key], device, progress=True)
-        arrays |= {
-            f"{key}_lstm": s,
-            f"{key}_y": y,
-            f"{key}_w": (p.test if key == "test" else p.data).w.numpy(),
-        }
-        arrays |= {f"{key}_{n}": v for n, v in p.baselines.get(key, {}).items()}
-    return io.save_arrays(Path(out_dir) / SCORES, **arrays)
+        s, y = _train.predict(model, ld[key], device, progress=progress)
+        arrays |= {f"{key}/lstm": s, f"{key}/y": y, f"{key}/w": ds.w.numpy()}
+        arrays |= {f"{key}/{n}": v for n, v in p.baselines.get(key, {}).items()}
+    return io.save_arrays(path, **arrays)
 
 
-def load_scores(out_dir: str | os.PathLike | None = None, **train_kw) -> dict[str, dict[str, Any]]:
-    """Test-set scores per sample: ``{"test"|"data": {"y": ..., "lstm": ..., "eProbHT": ...,
-    "optimum": ...}}``; trains the model first if no scores exist, or if the configuration
-    given (``n_tracks``, ``seed``, ``data_path``, ``min_hits``; those not given are not checked)
-    differs from the one the scores were made with."""
-    out = run_dir("trt", out_dir)
-    given = {k: train_kw[k] for k in ("n_tracks", "seed", "data_path", "min_hits") if k in train_kw}
-    wanted = _config(**{"n_tracks": 0, "seed": 0, "data_path": "", "min_hits": 0, **given})
-    stored = _stored_config(out) or {}
-    if not (out / SCORES).exists() or any(stored.get(k) != wanted[k] for k in given):
-        train(out, **train_kw)
-    a = io.load_arrays(out / SCORES)
-    result: dict[str, dict[str, Any]] = {}
-    for k, v in a.items():
-        sample_key, name = k.split("_", 1)
-        result.setdefault(sample_key, {})[name] = v
+def load_scores(cfg: TRTConfig, progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
+    """Scores per sample, ``{"test"|"data": {"y", "w", "lstm", "eProbHT"[, "optimum"]}}``, of
+    the model ``cfg`` describes; trained first (:func:`train`) if it has none yet."""
+    st = lstm_step(cfg)
+    if not (st.done and (st / SCORES).exists()):
+        train(cfg, progress)
+    result: dict[str, dict[str, np.ndarray]] = {}
+    for k, v in io.load_arrays(st / SCORES).items():
+        sample_name, name = k.split("/", 1)
+        result.setdefault(sample_name, {})[name] = v
     return result
 
 
-def load_model(out_dir: str | os.PathLike | None = None, hidden: int = 64) -> HitLSTM:
-    """The best trained model of a run folder (normalisation included)."""
-    out = run_dir("trt", out_dir)
-    state = torch.load(out / MODEL_DIR / _train.BEST, map_location="cpu", weights_only=True)
-    model = HitLSTM(len(feat.HIT_FEATURES), len(feat.TRACK_FEATURES), hidden=hidden)
+def load_model(cfg: TRTConfig) -> HitLSTM:
+    """The best model of ``cfg`` (scaling included), trained first if there is none."""
+    st = lstm_step(cfg)
+    if not (st.done and (st / _train.BEST).exists()):
+        train(cfg)
+    state = torch.load(st / _train.BEST, map_location="cpu", weights_only=True)
+    model = HitLSTM(len(HIT_FEATURES), len(TRACK_FEATURES), hidden=cfg.hidden)
     model.load_state_dict(state)
     return model.eval()
 
 
-def scores_mapping(scores: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def scores_mapping(scores: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The classifier scores of one sample (everything but labels and weights)."""
     return {k: v for k, v in scores.items() if k not in ("y", "w")}

@@ -1,117 +1,143 @@
-"""Ghost-track dataset step: NaN removal, split, balancing, normalisation, bad input."""
+"""Ghost-track reader and dataset step: NaN removal, split by event, balancing, scaling,
+cached steps, bad input."""
 
 from __future__ import annotations
 
-import json
+import logging
 
 import numpy as np
 import pytest
 import torch
 
 from hepnb import io
-from hepnb.chapters import ghost as ghost_chapter
-from hepnb.features import ghost as gf
+from hepnb.chapters import ghost as chapter
+from hepnb.chapters.ghost import schema
+from hepnb.runs import ConfigError
 
-FEATS = gf.feature_names("matching")
-
-
-def _ntuple(path, n=2000, ghost_fraction=0.2, n_nan=7, seed=0, drop=(), ghost=None):
-    rng = np.random.default_rng(seed)
-    data = {f: rng.lognormal(0.0, 1.0, n).astype(np.float32) for f in FEATS if f not in drop}
-    data["ghost"] = (
-        (rng.random(n) < ghost_fraction).astype(np.int32)
-        if ghost is None
-        else np.full(n, ghost, np.int32)
-    )
-    data["chi2"][data["ghost"] == 1] *= 5  # ghosts fit worse
-    data["chi2"][rng.choice(n, n_nan, replace=False)] = np.nan
-    data["p"] = rng.uniform(2e3, 1e5, n).astype(np.float32)
-    io.write_root(path, {gf.TREE: data})
-    return data
+FEATS = schema.feature_names("matching")
 
 
 @pytest.fixture
-def ntuple(tmp_path):
+def ntuple(write_ntuple, tmp_path):
     path = tmp_path / "ghost_matching.root"
-    return path, _ntuple(path)
+    return path, write_ntuple(path)
+
+
+def _cfg(tmp_path, path, **kw) -> chapter.Config:
+    return chapter.Config(out_dir=str(tmp_path / "run"), data_path=str(path), **kw)
 
 
 def test_nan_rows_removed_and_counted(ntuple, tmp_path):
     path, data = ntuple
-    nt = gf.read_ntuple(path, "matching")
+    nt = chapter.read_ntuple(path, "matching")
     assert nt.n_nan == 7 and len(nt.x) == 2000 - 7
-    assert np.isfinite(nt.x).all()
+    assert np.isfinite(nt.x).all() and nt.has_events
     np.testing.assert_array_equal(nt.ghost, data["ghost"][nt.row])
-    info = gf.make_dataset(path, tmp_path / "out", "matching")
-    assert info.summary["n_nan_removed"] == 7 and info.summary["n_used"] == 1993
+    np.testing.assert_array_equal(nt.event, data["event"][nt.row])
+    ds = chapter.dataset(_cfg(tmp_path, path))
+    assert ds.info["n_nan_removed"] == 7 and ds.info["n_used"] == 1993
+    assert sum(ds.info["counts"].values()) == 1993
 
 
-def test_split_balance_and_reproducibility(ntuple, tmp_path):
+def test_candidates_of_one_event_never_straddle_splits(ntuple, tmp_path):
+    path, _ = ntuple
+    ds = chapter.dataset(_cfg(tmp_path, path, seed=3))
+    events = {s: set(ds.arrays[s]["event"].tolist()) for s in ("train", "val", "test")}
+    assert not (events["train"] & events["val"])
+    assert not (events["train"] & events["test"])
+    assert not (events["val"] & events["test"])
+    rows = [set(ds.arrays[s]["row"].tolist()) for s in ("train", "val", "test")]
+    assert sum(len(r) for r in rows) == len(set().union(*rows)) == 1993  # disjoint, complete
+    # whole events, so the fractions are 60/20/20 only roughly
+    assert ds.info["counts"]["train"] == pytest.approx(0.6 * 1993, rel=0.1)
+
+
+def test_split_reproducible_and_seeded(ntuple, tmp_path):
     path, data = ntuple
-    a = gf.make_dataset(path, tmp_path / "a", "matching", seed=3)
-    b = gf.make_dataset(path, tmp_path / "b", "matching", seed=3)
-    c = gf.make_dataset(path, tmp_path / "c", "matching", seed=4)
-    splits = {s: a.load(s) for s in gf.SPLITS}
-    rows = [set(splits[s].row) for s in gf.SPLITS]
-    assert not (rows[0] & rows[1] or rows[0] & rows[2] or rows[1] & rows[2])  # disjoint
-    n_ghost = int(np.nansum(data["ghost"][np.isfinite(data["chi2"])]))
-    # stratified 60/20/20 of the ghosts; real tracks undersampled to the same number
-    assert splits["train"].y.sum() == pytest.approx(0.6 * n_ghost, abs=2)
-    for s in ("train", "valid"):
-        assert splits[s].y.mean() == 0.5
-    test = splits["test"]
-    assert len(test) == pytest.approx(0.2 * 1993, abs=2)
-    assert test.y.mean() == pytest.approx(data["ghost"].mean(), abs=0.03)  # natural fraction
-    np.testing.assert_array_equal(splits["train"].x, b.load("train").x)
-    assert not np.array_equal(splits["train"].row, c.load("train").row)
-    np.testing.assert_array_equal(test.kin["p"], data["p"][test.row].astype(np.float64))
+    a = chapter.dataset(_cfg(tmp_path / "a", path, seed=3))
+    b = chapter.dataset(_cfg(tmp_path / "b", path, seed=3))
+    c = chapter.dataset(_cfg(tmp_path / "c", path, seed=4))
+    np.testing.assert_array_equal(a.arrays["train"]["x"], b.arrays["train"]["x"])
+    assert not np.array_equal(a.arrays["train"]["row"], c.arrays["train"]["row"])
+    test = a.arrays["test"]
+    np.testing.assert_array_equal(test["p"], data["p"][test["row"]].astype(np.float64))
+    assert test["y"].mean() == pytest.approx(data["ghost"].mean(), abs=0.05)  # natural
 
 
 def test_weight_balancing_keeps_all_tracks(ntuple, tmp_path):
     path, _ = ntuple
-    info = gf.make_dataset(path, tmp_path, "matching", balance="weight")
-    tr = info.load("train")
-    assert len(tr) == pytest.approx(0.6 * 1993, abs=2)
-    assert tr.w[tr.y == 1].sum() == pytest.approx(tr.w[tr.y == 0].sum(), rel=1e-5)
-    assert tr.w.mean() == pytest.approx(1.0, rel=1e-5)
-    assert info.load("test").w is None
+    ds = chapter.dataset(_cfg(tmp_path, path, balance="weight"))
+    for split in ("train", "val"):
+        a = ds.arrays[split]
+        assert a["w"][a["y"] == 1].sum() == pytest.approx(a["w"][a["y"] == 0].sum(), rel=1e-5)
+        assert a["w"].mean() == pytest.approx(1.0, rel=1e-5)
+    assert "w" not in ds.arrays["test"]
+    assert sum(ds.info["counts"].values()) == 1993
 
 
-def test_minmax_normalisation_json(ntuple, tmp_path):
+def test_undersampling_balances_train_and_val_only(ntuple, tmp_path):
     path, _ = ntuple
-    info = gf.make_dataset(path, tmp_path, "matching", normalize=True, fraction=0.5)
-    tr = info.load("train")
-    assert tr.x.min() == 0.0 and tr.x.max() == pytest.approx(1.0)
-    assert np.allclose(tr.x.min(0), 0) and np.allclose(tr.x.max(0), 1)
-    d = json.loads(info.normalization_path.read_text())
-    assert d["features"] == list(FEATS)
-    raw = gf.read_ntuple(path, "matching")
-    pos = np.searchsorted(raw.row, tr.row)
-    expect = (raw.x[pos] - np.array(d["offset"])) / np.array(d["scale"])
-    np.testing.assert_allclose(tr.x, expect, atol=1e-6)
-    assert info.summary["n_used"] == round(0.5 * 1993)
+    ds = chapter.dataset(_cfg(tmp_path, path, balance="undersample"))
+    for split in ("train", "val"):
+        assert ds.arrays[split]["y"].mean() == 0.5 and "w" not in ds.arrays[split]
+        cc = ds.info["class_counts"][split]
+        assert cc["0"] == cc["1"]
+    assert 0.1 < ds.arrays["test"]["y"].mean() < 0.3
 
 
-def test_tail_compression_and_its_torch_module(ntuple, tmp_path):
+def test_scaler_minmax_with_tail_compression_and_its_module(ntuple, tmp_path):
     path, _ = ntuple
-    info = gf.make_dataset(
-        path, tmp_path, "matching", normalize=True, tail_scales={"chi2": 1.0, "pr_match_dx": 0.1}
-    )
-    norm = gf.load_normalization(tmp_path, "matching")
-    raw = ghost_chapter.raw_features(info, "valid")
-    x = info.load("valid").x
-    np.testing.assert_allclose(norm.apply(raw), x, atol=1e-5)
-    with torch.no_grad():
-        np.testing.assert_allclose(norm.module()(torch.as_tensor(raw)).numpy(), x, atol=1e-5)
-    # the compressed chi2 is spread over [0, 1] instead of crowding near 0
+    ds = chapter.dataset(_cfg(tmp_path, path, fraction=0.5))
+    assert ds.info["n_used"] == round(0.5 * 1993)
+    x = ds.scaled("train")
+    assert np.allclose(x.min(0), 0) and np.allclose(x.max(0), 1, atol=1e-6)
+    assert ds.scaler.names == FEATS and ds.scaler.kind == "minmax"
     i = FEATS.index("chi2")
-    assert np.median(info.load("train").x[:, i]) > 0.2
+    assert ds.scaler.log_scale[i] == schema.TAIL_SCALES["chi2"]
+    chi2 = ds.arrays["train"]["x"][:, i]
+    plain = (chi2 - chi2.min()) / (chi2.max() - chi2.min())
+    assert np.median(x[:, i]) > 2 * np.median(plain)  # the bulk is no longer squeezed near 0
+    raw = ds.arrays["val"]["x"]
+    with torch.no_grad():
+        folded = ds.scaler.module()(torch.as_tensor(raw)).numpy()
+    np.testing.assert_allclose(folded, ds.scaled("val"), atol=1e-5)
 
 
-def test_feature_plot(ntuple, tmp_path):
+def test_dataset_step_is_cached_by_its_fields(ntuple, tmp_path):
     path, _ = ntuple
-    gf.make_dataset(path, tmp_path, "matching", plot=True)
-    assert (tmp_path / "ghost_matching_features.png").stat().st_size > 10_000
+    cfg = _cfg(tmp_path, path)
+    first = chapter.dataset(cfg)
+    again = chapter.dataset(cfg.replace(epochs=3, lr=1e-2, n_trials=0))  # not dataset fields
+    assert again.step.path == first.step.path and again.step.done
+    other = chapter.dataset(cfg.replace(balance="undersample"))
+    assert other.step.path != first.step.path
+
+
+def test_no_event_branch_splits_candidates_one_by_one(write_ntuple, tmp_path, caplog):
+    path = tmp_path / "no_events.root"
+    write_ntuple(path, events=False)
+    with caplog.at_level(logging.WARNING):
+        nt = chapter.read_ntuple(path, "matching")
+    assert not nt.has_events and "no 'event' branch" in caplog.text
+    assert len(np.unique(nt.event)) == len(nt)
+
+
+def test_several_files_keep_their_events_apart(write_ntuple, tmp_path):
+    for i in range(2):
+        write_ntuple(tmp_path / f"part{i}.root", n=500, seed=i)
+    nt = chapter.read_ntuple(sorted(tmp_path.glob("part*.root")), "matching")
+    assert nt.n_read == 1000
+    first = nt.row < 500
+    assert not set(nt.event[first]) & set(nt.event[~first])  # same numbers, other files
+    ds = chapter.dataset(_cfg(tmp_path, tmp_path / "part*.root"))
+    assert len(ds.info["source"]) == 2
+
+
+def test_feature_plot(ntuple):
+    path, _ = ntuple
+    nt = chapter.read_ntuple(path, "matching")
+    fig = chapter.plot_features(nt.x, nt.ghost, nt.features)
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == len(FEATS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,36 +147,40 @@ def test_feature_plot(ntuple, tmp_path):
 def test_wrong_track_value(ntuple, tmp_path):
     path, _ = ntuple
     with pytest.raises(ValueError, match=r"track='downstream' \(--track\).*forward.*matching"):
-        gf.make_dataset(path, tmp_path, "downstream")
+        chapter.read_ntuple(path, "downstream")
+    with pytest.raises(ConfigError, match=r"track='downstream'.*forward.*matching"):
+        _cfg(tmp_path, path, track="downstream")
 
 
-def test_missing_branch_names_branch_and_suggests_track(ntuple, tmp_path):
+def test_missing_branch_names_branch_and_suggests_track(write_ntuple, ntuple, tmp_path):
     path, _ = ntuple
     with pytest.raises(io.SchemaError, match=r"pr_forward_quality.*--track matching"):
-        gf.make_dataset(path, tmp_path, "forward")
+        chapter.dataset(_cfg(tmp_path, path, track="forward"))
     other = tmp_path / "broken.root"
-    _ntuple(other, drop=("pr_seed_chi2",))
+    write_ntuple(other, drop=("pr_seed_chi2",))
     with pytest.raises(io.SchemaError, match=r"broken.root.*\['pr_seed_chi2'\]"):
-        gf.make_dataset(other, tmp_path, "matching")
+        chapter.read_ntuple(other, "matching")
 
 
 @pytest.mark.parametrize(("value", "what"), [(1, "only ghosts"), (0, "no ghost")])
-def test_single_class_sample(tmp_path, value, what):
+def test_single_class_sample(write_ntuple, tmp_path, value, what):
     path = tmp_path / "one_class.root"
-    _ntuple(path, ghost=value)
+    write_ntuple(path, ghost=value)
     with pytest.raises(ValueError, match=rf"one_class.root.*{what}.*need both"):
-        gf.make_dataset(path, tmp_path, "matching")
+        chapter.dataset(_cfg(tmp_path, path))
 
 
-def test_bad_options(ntuple, tmp_path):
+def test_bad_options(write_ntuple, ntuple, tmp_path):
     path, _ = ntuple
-    with pytest.raises(ValueError, match="fraction=0"):
-        gf.make_dataset(path, tmp_path, "matching", fraction=0)
-    with pytest.raises(ValueError, match="balance='yes'"):
-        gf.make_dataset(path, tmp_path, "matching", balance="yes")
-    with pytest.raises(ValueError, match=r"tail_scales.*pr_forward_quality"):
-        gf.make_dataset(
-            path, tmp_path, "matching", normalize=True, tail_scales={"pr_forward_quality": 1.0}
-        )
-    with pytest.raises(FileNotFoundError, match="no such ROOT file"):
-        gf.make_dataset(tmp_path / "nope.root", tmp_path, "matching")
+    with pytest.raises(ConfigError, match="fraction=0"):
+        _cfg(tmp_path, path, fraction=0)
+    with pytest.raises(ConfigError, match="balance='yes'"):
+        _cfg(tmp_path, path, balance="yes")
+    with pytest.raises(ConfigError, match="network=2"):
+        _cfg(tmp_path, path, network=2)
+    with pytest.raises(FileNotFoundError, match=r"data_path=.*nope\.root.*no such file"):
+        chapter.dataset(_cfg(tmp_path, tmp_path / "nope.root"))
+    with pytest.raises(ValueError, match=r"the (train|val|test) split .* lacks class"):
+        tiny = tmp_path / "tiny.root"
+        write_ntuple(tiny, n=40, ghost_fraction=0.05, n_nan=0, seed=1)
+        chapter.dataset(_cfg(tmp_path, tiny))

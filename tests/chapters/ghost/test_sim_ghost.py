@@ -1,16 +1,18 @@
-"""Ghost-track simulator: truth labelling, pattern recognition on hand-built events, physics."""
+"""Ghost-track simulator: truth labelling, pattern recognition on hand-built events, physics,
+same events for the same seed."""
 
 from __future__ import annotations
+
+import argparse
 
 import numpy as np
 import pytest
 import uproot
 
-from hepnb.sim import ghost as g
+from hepnb.chapters.ghost import schema
+from hepnb.chapters.ghost import sim as g
 
-CLEAN = g.GhostConfig(
-    noise_per_layer=0.0, n_secondary=0.0, p_interaction=0.0, decays_in_flight=False
-)
+CLEAN = g.SimConfig(noise_per_layer=0.0, n_secondary=0.0, p_interaction=0.0, decays_in_flight=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,7 +105,7 @@ def test_hand_built_event_ghosts(hand_built, track):
 
 @pytest.fixture(scope="module")
 def clean_sample():
-    cfg = g.GhostConfig(
+    cfg = g.SimConfig(
         n_primary=15.0,
         noise_per_layer=0.0,
         n_secondary=0.0,
@@ -145,10 +147,10 @@ def test_forward_makes_more_ghosts_than_matching(default_sample):
 def test_ghost_fraction_grows_with_occupancy():
     # decays in flight make ghosts at any occupancy; combinatorics add more with occupancy
     low = g.simulate(
-        100, seed=5, config=g.GhostConfig(n_primary=20.0, n_secondary=5.0, noise_per_layer=50.0)
+        100, seed=5, config=g.SimConfig(n_primary=20.0, n_secondary=5.0, noise_per_layer=50.0)
     )
     high = g.simulate(
-        25, seed=5, config=g.GhostConfig(n_primary=120.0, n_secondary=30.0, noise_per_layer=400.0)
+        25, seed=5, config=g.SimConfig(n_primary=120.0, n_secondary=30.0, noise_per_layer=400.0)
     )
     rate = {t: (low[t]["ghost"].mean(), high[t]["ghost"].mean()) for t in low}
     assert rate["forward"][1] > rate["forward"][0] + 0.3, rate
@@ -172,15 +174,44 @@ def test_generate_writes_allen_schema_reproducibly(tmp_path):
     again = g.generate(tmp_path / "b", n_tracks=300, seed=11, tracks=("matching",))
     other = g.generate(tmp_path / "c", n_tracks=300, seed=12, tracks=("matching",))
     for track, path in paths.items():
-        t = uproot.open(path)[g.TREE]
+        t = uproot.open(path)[schema.TREE]
         assert t.num_entries == 300
-        assert list(t.keys()) == [*g.FEATURES[track], "ghost", *g.EXTRA_BRANCHES]
+        assert list(t.keys()) == [*schema.FEATURES[track], "ghost", *schema.EXTRA_BRANCHES]
     read = {
-        k: uproot.open(v)[g.TREE].arrays(library="np")
+        k: uproot.open(v)[schema.TREE].arrays(library="np")
         for k, v in (("a", paths["matching"]), ("b", again["matching"]), ("c", other["matching"]))
     }
     np.testing.assert_array_equal(read["a"]["chi2"], read["b"]["chi2"])
     assert not np.array_equal(read["a"]["chi2"][:50], read["c"]["chi2"][:50])
+
+
+def test_same_seed_same_events_as_before_the_split_into_modules():
+    """Numbers of the simulator before it was split into detector/generation/patrec/fit/
+    output: the refactoring changed no random draw and no algorithm."""
+    d = g.simulate(20, seed=1)
+    expect = {
+        "forward": (445, 73, 35014.42881536484, 4619),
+        "matching": (702, 19, 16324.877207756042, 7919),
+    }
+    for track, (n, n_ghost, chi2, n_scifi) in expect.items():
+        c = d[track]
+        assert (len(c["ghost"]), int(c["ghost"].sum()), int(c["n_scifi"].sum())) == (
+            n,
+            n_ghost,
+            n_scifi,
+        )
+        assert c["chi2"].astype(np.float64).sum() == pytest.approx(chi2, rel=1e-9)
+
+
+def test_generate_cli_arguments(tmp_path):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out")
+    g.add_args(parser)
+    args = parser.parse_args(["--out", str(tmp_path), "--n-tracks", "50", "--track", "forward"])
+    path = g.run(args)
+    assert path == tmp_path / "ghost_forward.root"
+    assert uproot.open(path)[schema.TREE].num_entries == 50
 
 
 def test_bad_arguments():

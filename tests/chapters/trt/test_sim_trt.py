@@ -1,4 +1,4 @@
-"""Physics and behaviour of the TRT simulator (:mod:`hepnb.sim.trt`)."""
+"""Physics and behaviour of the TRT simulator (:mod:`hepnb.chapters.trt.sim`)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from scipy import special, stats
 from sklearn.metrics import roc_curve
 
 from hepnb import io
-from hepnb.features.trt import DATA_TREES, HIT_BRANCHES, MC_TREES, TRACK_BRANCHES
-from hepnb.sim import trt
-
-DESIGN_TABLE = {  # γ = 1e2, 1e3, 1e4, 1e5 at occupancy 0 (DESIGN.md)
-    ("Xe", "barrel"): [0.026, 0.091, 0.172, 0.200],
-    ("Xe", "endcap"): [0.047, 0.095, 0.202, 0.227],
-    ("Ar", "barrel"): [0.038, 0.059, 0.078, 0.096],
-    ("Ar", "endcap"): [0.039, 0.060, 0.084, 0.104],
-}
+from hepnb.chapters.trt import sim as trt
+from hepnb.chapters.trt.schema import (
+    DATA_TREES,
+    HIT_BRANCHES,
+    MC_TREES,
+    ONSET_CALIBRATION,
+    ONSET_GAMMAS,
+    TRACK_BRANCHES,
+)
 
 
 def flat(arrays, name: str) -> np.ndarray:
@@ -53,11 +53,11 @@ def root_file(tmp_path_factory) -> str:
 
 
 # --- HT onset -------------------------------------------------------------------------------
-@pytest.mark.parametrize(("gas", "region"), list(DESIGN_TABLE))
-def test_onset_curve_reproduces_design_table(gas, region):
-    got = trt.onset_curve(np.array([2.0, 3.0, 4.0, 5.0]), gas, region)
+@pytest.mark.parametrize(("gas", "region"), list(ONSET_CALIBRATION))
+def test_onset_curve_reproduces_the_default_calibration(gas, region):
+    got = trt.onset_curve(np.log10(ONSET_GAMMAS), gas, region)
     tol = 0.02 if gas == "Xe" else 0.045  # Xe fitted to ≤1.4 %, Ar (near-linear in log γ) ≤3.9 %
-    np.testing.assert_allclose(got, DESIGN_TABLE[gas, region], rtol=tol)
+    np.testing.assert_allclose(got, ONSET_CALIBRATION[gas, region], rtol=tol)
     # flat dE/dx plateau below γ = 100, saturation above 1e5
     low = trt.onset_curve(np.array([1.0, 1.5, 2.0]), gas, region)
     assert np.ptp(low) < 0.05 * low[-1]

@@ -1,1 +1,0 @@
-"""Feature building per chapter (one submodule per chapter)."""

@@ -1,1 +1,0 @@
-"""Physics-grounded simulators, one per chapter, writing ROOT files with the real ntuple schemas."""
