@@ -31,6 +31,7 @@ __all__ = [
     "gather_padded",
     "split",
     "split_indices",
+    "take_sequences",
 ]
 
 
@@ -265,6 +266,27 @@ class ScalerModule(nn.Module):
         return (y - self.offset) / self.scale
 
 
+def take_sequences(
+    items: np.ndarray, offsets: np.ndarray, idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sequences ``idx`` of a flat store, as a new flat store (vectorised, no Python loop).
+
+    Args:
+        items: ``(N_items, F)`` items of all sequences, concatenated.
+        offsets: ``(N + 1,)`` start of each sequence in ``items``.
+        idx: ``(B,)`` sequence indices.
+
+    Returns:
+        ``(items (M, F), offsets (B + 1,))`` of the selected sequences, in the order of ``idx``.
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    idx = np.asarray(idx, dtype=np.int64)
+    lengths = offsets[idx + 1] - offsets[idx]
+    new_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    src = np.repeat(offsets[idx] - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
+    return np.asarray(items)[src], new_offsets
+
+
 def gather_padded(
     flat: torch.Tensor, offsets: torch.Tensor, idx: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -338,18 +360,10 @@ class SequenceDataset:
 
     def subset(self, rows: np.ndarray) -> SequenceDataset:
         """A new dataset holding sequences ``rows`` (copies the items)."""
-        idx = torch.as_tensor(np.asarray(rows), dtype=torch.int64)
-        padded_idx = torch.repeat_interleave(idx, self.offsets[idx + 1] - self.offsets[idx])
-        lengths = self.offsets[idx + 1] - self.offsets[idx]
-        first = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
-        src = self.offsets[padded_idx] + torch.arange(len(padded_idx)) - first
-        offsets = torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(lengths, 0)])
+        idx = np.asarray(rows, dtype=np.int64)
+        items, offsets = take_sequences(self.items.numpy(), self.offsets.numpy(), idx)
         return SequenceDataset(
-            self.items[src].numpy(),
-            offsets.numpy(),
-            self.features[idx].numpy(),
-            self.y[idx].numpy(),
-            self.w[idx].numpy(),
+            items, offsets, self.features[idx].numpy(), self.y[idx].numpy(), self.w[idx].numpy()
         )
 
 

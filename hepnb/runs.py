@@ -329,7 +329,9 @@ class Step:
         return self.path / name
 
 
-def step(config: Config, name: str, fields: Sequence[str]) -> Step:
+def step(
+    config: Config, name: str, fields: Sequence[str], extra: Mapping[str, Any] | None = None
+) -> Step:
     """The cached step ``name`` of ``config``'s run folder, keyed by ``fields``.
 
     Args:
@@ -338,11 +340,17 @@ def step(config: Config, name: str, fields: Sequence[str]) -> Step:
         fields: the configuration fields its outputs depend on — include those of the steps
             it reads from. Fields that only say how long or where to run (``epochs``,
             ``device``, ``out_dir``) stay out, so a longer run resumes the same checkpoint.
+        extra: further JSON-able values the outputs depend on that are not configuration
+            fields (e.g. hyperparameters chosen by a search step).
     """
     unknown = sorted(set(fields) - set(config.names()))
     if unknown:
         raise ConfigError(f"step {name!r}: {unknown} are not {config.CHAPTER} configuration keys")
     values = {f: getattr(config, f) for f in fields}
+    clash = sorted(set(values) & set(extra or {}))
+    if clash:
+        raise ConfigError(f"step {name!r}: extra values {clash} shadow configuration keys")
+    values |= dict(extra or {})
     key = config_key({"step": name, **values})
     path = config.run_dir / f"{name}-{key}"
     path.mkdir(parents=True, exist_ok=True)

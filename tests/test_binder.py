@@ -47,6 +47,11 @@ def test_post_build_is_executable():
     assert os.access(BINDER / "postBuild", os.X_OK)
 
 
+#: Keys that say how long training runs, not which sample or dataset is made: postBuild's
+#: samples are the notebooks' whatever these are.
+TRAINING_LENGTH = ("epochs", "n_trials", "search_epochs")
+
+
 @pytest.mark.parametrize("chapter", chapters.names())
 def test_reduced_preset_is_what_the_notebooks_run_by_default(chapter):
     """postBuild prepares the reduced preset's sample; the notebooks must ask for that one."""
@@ -54,9 +59,8 @@ def test_reduced_preset_is_what_the_notebooks_run_by_default(chapter):
     first = ch.notebook_paths(ROOT / "book")[0]
     defaults = {k: parse_value(v) for k, v in notebook_parameters(first).items()}
     reduced = ch.preset("reduced").to_dict()
-    assert {k: defaults[k] for k in ch.presets["reduced"]} == {
-        k: reduced[k] for k in ch.presets["reduced"]
-    }
+    keys = [k for k in ch.presets["reduced"] if k not in TRAINING_LENGTH]
+    assert {k: defaults[k] for k in keys} == {k: reduced[k] for k in keys}
 
 
 def _layered_venv(path: Path) -> Path:

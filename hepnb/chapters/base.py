@@ -165,6 +165,7 @@ def split_normalise_save(
     info: Mapping[str, Any] | None = None,
     balance: str | None = None,
     balance_splits: Sequence[str] = ("train", "val"),
+    sequences: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Prepared:
     """Split → balance → fit scalers on train → save, into the cached step folder ``st``.
 
@@ -178,18 +179,23 @@ def split_normalise_save(
         scalers: name of an array → function fitting a :class:`~hepnb.data.Scaler` on its
             training rows (e.g. ``data.Scaler.standard``); arrays are saved unscaled.
         extra: further samples saved beside the splits (e.g. ``{"data": {...}}``), not split.
-        info: JSON-able facts to store (counts, source file...).
+        info: JSON-able facts to store (source file...; its ``counts`` are merged with the
+            split sizes).
         balance: with ``stratify``, make the classes weigh the same in ``balance_splits``:
             ``"weight"`` adds an array ``w`` (float32, mean 1) giving each class the same total
             weight; ``"undersample"`` keeps a seeded random subset of each class as large as
             the smallest class. None: leave the natural class fractions.
         balance_splits: the splits balanced (the test split keeps its natural fractions).
+        sequences: name → ``(items (N_items, F), offsets (N + 1,))``: variable-length
+            sequences of the N examples (hits of a track), split with their examples and saved
+            as ``<split>/<name>`` and ``<split>/<name>_offsets``; a scaler named after a
+            sequence is fitted on the items of the training examples.
 
     Raises:
         ValueError: arrays of different lengths; with ``stratify``, a split left without one
             of the classes (the sample is too small); an unknown ``balance``.
     """
-    n = {len(v) for v in arrays.values()}
+    n = {len(v) for v in arrays.values()} | {len(o) - 1 for _, o in (sequences or {}).values()}
     if len(n) != 1:
         raise ValueError(f"split_normalise_save: arrays of different lengths {sorted(n)}")
     if balance not in (None, "weight", "undersample"):
@@ -228,19 +234,22 @@ def split_normalise_save(
         flat[f"{split}/index"] = idx
         for name, a in arrays.items():
             flat[f"{split}/{name}"] = np.asarray(a)[idx]
+        for name, (items, offsets) in (sequences or {}).items():
+            flat[f"{split}/{name}"], flat[f"{split}/{name}_offsets"] = data.take_sequences(
+                items, offsets, idx
+            )
         if split in weights:
             flat[f"{split}/w"] = weights[split]
     for sample, sample_arrays in (extra or {}).items():
         for name, a in sample_arrays.items():
             flat[f"{sample}/{name}"] = np.asarray(a)
-    fitted = {
-        name: fit(np.asarray(arrays[name])[parts["train"]]) for name, fit in (scalers or {}).items()
-    }
-    counts = {split: len(idx) for split, idx in parts.items()}
-    facts = {"counts": counts, **({"class_counts": class_counts} if class_counts else {})}
+    fitted = {name: fit(flat[f"train/{name}"]) for name, fit in (scalers or {}).items()}
+    facts = dict(info or {})
+    counts = {**facts.pop("counts", {}), **{split: len(idx) for split, idx in parts.items()}}
+    facts |= {"counts": counts, **({"class_counts": class_counts} if class_counts else {})}
     io.save_arrays(st / "arrays.npz", **flat)
     io.atomic_write_json(st / "scalers.json", {k: s.to_dict() for k, s in fitted.items()})
-    st.finish(**facts, **dict(info or {}))
+    st.finish(**facts)
     return load_split_arrays(st)
 
 

@@ -96,6 +96,12 @@ def test_step_folders_are_keyed_by_their_fields(tmp_path):
     assert config_key({"a": 1, "b": 2}) == config_key({"b": 2, "a": 1})
     with pytest.raises(ConfigError, match="widht"):
         step(cfg, "train", ("widht",))
+    # values chosen elsewhere (a search's best hyperparameters) key the folder too
+    b = step(cfg, "train", fields, extra={"params": {"hidden": 32}})
+    assert b.path != a.path and b.config["params"] == {"hidden": 32}
+    assert step(cfg, "train", fields, extra={"params": {"hidden": 32}}).path == b.path
+    with pytest.raises(ConfigError, match="shadow"):
+        step(cfg, "train", fields, extra={"lr": 1.0})
 
 
 def test_a_step_is_done_only_after_finish(tmp_path):

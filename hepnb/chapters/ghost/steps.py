@@ -44,7 +44,7 @@ from hepnb.chapters.ghost.reader import read_ntuple
 from hepnb.chapters.ghost.schema import GHOST_ORIGINS, TRACKS, TREE, feature_names, tail_scales
 from hepnb.data import Scaler, batch_loader
 from hepnb.models.mlp import MLP, WithProbabilities
-from hepnb.runs import Step, config_key, step
+from hepnb.runs import Step, step
 
 __all__ = [
     "DATASET_FIELDS",
@@ -350,11 +350,7 @@ def hyperparameters(cfg: GhostConfig, result: tune.StudyResult | None) -> dict[s
 
 def train_folder(cfg: GhostConfig, params: Mapping[str, Any]) -> Step:
     """The cached step ``train-<key>/``, keyed by :data:`TRAIN_FIELDS` and ``params``."""
-    values = {**{f: getattr(cfg, f) for f in TRAIN_FIELDS}, "params": dict(params)}
-    key = config_key({"step": "train", **values})
-    path = cfg.run_dir / f"train-{key}"
-    path.mkdir(parents=True, exist_ok=True)
-    return Step(path=path, name="train", key=key, config=values)
+    return step(cfg, "train", TRAIN_FIELDS, extra={"params": dict(params)})
 
 
 @dataclass

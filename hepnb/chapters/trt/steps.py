@@ -77,7 +77,7 @@ SIGNAL, BACKGROUND = "electron", "muon"
 #: Sample → (signal tree, background tree): "mc" is split, "data" is a second test set.
 SAMPLES = {"mc": ("electron_mc", "muon_mc"), "data": ("electron_probes", "muon_probes")}
 FRACTIONS = (0.6, 0.2, 0.2)
-_SEQUENCE = ("items", "offsets", "features", "y", "w")
+_SEQUENCE = ("hits", "hits_offsets", "features", "y", "w")
 
 
 # --- sample -----------------------------------------------------------------------------------
@@ -150,16 +150,9 @@ def _baselines(arrays: ak.Array, simulated: bool) -> dict[str, np.ndarray]:
     return out
 
 
-def _flat(sample_name: str, ds: SequenceDataset, extra: Mapping[str, np.ndarray]) -> dict:
-    arrays = {
-        "items": ds.items.numpy(),
-        "offsets": ds.offsets.numpy(),
-        "features": ds.features.numpy(),
-        "y": ds.y.numpy(),
-        "w": ds.w.numpy(),
-        **extra,
-    }
-    return {f"{sample_name}/{k}": np.asarray(v) for k, v in arrays.items()}
+def _columns(ds: SequenceDataset, baselines: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-track arrays of a sample (hits go separately, as a sequence)."""
+    return {"features": ds.features.numpy(), "y": ds.y.numpy(), "w": ds.w.numpy(), **baselines}
 
 
 def _make_dataset(cfg: TRTConfig, st: Step, progress: bool) -> None:
@@ -187,23 +180,29 @@ def _make_dataset(cfg: TRTConfig, st: Step, progress: bool) -> None:
         baselines[key] = {n: np.concatenate([b[n] for b in parts]) for n in parts[0]}
         counts[f"{key}_tracks"] = len(datasets[key])
     mc = datasets["mc"]
-    splits = data.split(len(mc), FRACTIONS, cfg.seed, stratify=mc.y.numpy())
-    train_set = mc.subset(splits["train"])  # scalers: training split only
-    scalers = {
-        "hits": Scaler.standard(train_set.items.numpy(), HIT_FEATURES),
-        "tracks": Scaler.standard(train_set.features.numpy(), TRACK_FEATURES),
-    }
-    flat: dict[str, np.ndarray] = {}
-    for name, idx in splits.items():
-        flat[f"{name}/index"] = idx
-        flat |= _flat(name, mc.subset(idx), {n: v[idx] for n, v in baselines["mc"].items()})
-        counts[name] = len(idx)
+    extra = {}
     if "data" in datasets:
-        flat |= _flat("data", datasets["data"], baselines["data"])
-    io.save_arrays(st / "arrays.npz", **flat)
-    io.atomic_write_json(st / "scalers.json", {k: s.to_dict() for k, s in scalers.items()})
+        d = datasets["data"]
+        extra["data"] = {
+            "hits": d.items.numpy(),
+            "hits_offsets": d.offsets.numpy(),
+            **_columns(d, baselines["data"]),
+        }
     source = [str(p) for p in path] if isinstance(path, list) else str(path)
-    st.finish(counts=counts, source=source, simulated=simulated)
+    base.split_normalise_save(
+        st,
+        _columns(mc, baselines["mc"]),
+        sequences={"hits": (mc.items.numpy(), mc.offsets.numpy())},
+        seed=cfg.seed,
+        stratify=mc.y.numpy(),
+        fractions=FRACTIONS,
+        scalers={
+            "hits": lambda a: Scaler.standard(a, HIT_FEATURES),
+            "features": lambda a: Scaler.standard(a, TRACK_FEATURES),
+        },
+        extra=extra,
+        info={"counts": counts, "source": source, "simulated": simulated},
+    )
 
 
 def prepare(cfg: TRTConfig, progress: bool = True) -> dict[str, Any]:
@@ -248,7 +247,7 @@ def load_prepared(cfg: TRTConfig, progress: bool = True) -> Prepared:
         data=seq("data") if has_data else None,
         baselines=baselines,
         hits=_checked(loaded.scalers["hits"], HIT_FEATURES),
-        tracks=_checked(loaded.scalers["tracks"], TRACK_FEATURES),
+        tracks=_checked(loaded.scalers["features"], TRACK_FEATURES),
         info=loaded.info,
         step=loaded.step,
     )
