@@ -8,13 +8,17 @@ efficiency ε_b the fraction of background above it, rejection = 1/ε_b (or 1 �
 
 :func:`report` gives the headline table of a ROC figure with bootstrap intervals (paired
 differences against a reference method included) and records it in ``metrics.json``;
-:func:`bootstrap` holds the resamples behind it.
+:func:`bootstrap` holds the resamples behind it (:meth:`Report.bands` for ROC bands).
+:func:`working_points` chooses cuts on the validation split and measures them on the test
+split, with bootstrap intervals and purity at a chosen signal fraction; :func:`binned_rate`
+gives rates in bins with Wilson or Clopper–Pearson intervals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -24,12 +28,14 @@ from sklearn import metrics as skm
 from hepnb import runs
 
 __all__ = [
+    "BinnedRate",
     "Bootstrap",
     "Rejection",
     "Report",
     "Roc",
     "auc",
     "binned_mean",
+    "binned_rate",
     "bootstrap",
     "choose_threshold",
     "confusion_matrix",
@@ -39,6 +45,7 @@ __all__ = [
     "roc",
     "summary",
     "threshold_scan",
+    "working_points",
 ]
 
 
@@ -278,7 +285,11 @@ def summary(
 
 
 def binned_mean(x, y, bins) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean of ``y`` in bins of ``x`` with its standard error (binomial for 0/1 values).
+    """Mean of ``y`` in bins of ``x`` with its standard error.
+
+    For 0/1 values (a rate) the error is the half-width of the 1σ Wilson score interval, which
+    is never zero at a rate of 0 or 1 (:func:`binned_rate` gives the asymmetric interval itself
+    and should be preferred for rates); otherwise it is the standard error of the mean.
 
     Returns:
         ``(centers, mean, error, counts)``, each ``(n_bins,)``; empty bins hold NaN.
@@ -294,11 +305,146 @@ def binned_mean(x, y, bins) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     s2 = np.bincount(i[ok], weights=y[ok] ** 2, minlength=len(edges) - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = s1 / n
-        var = np.maximum(s2 / n - mean**2, 0.0)
-        err = np.sqrt(var / np.maximum(n - 1, 1))
+        if np.isin(y, (0.0, 1.0)).all():  # a rate: Wilson, never zero at 0 or 1
+            lo, hi = _wilson(mean, n, 1.0)
+            err = 0.5 * (hi - lo)
+        else:
+            var = np.maximum(s2 / n - mean**2, 0.0)
+            err = np.sqrt(var / np.maximum(n - 1, 1))
     mean[n == 0] = np.nan
     err[n == 0] = np.nan
     return 0.5 * (edges[1:] + edges[:-1]), mean, err, n
+
+
+_RATE_METHODS = ("wilson", "clopper-pearson")
+
+
+def _z(cl: float) -> float:
+    """Two-sided normal quantile of confidence level ``cl`` (0.68 → 0.994, 0.95 → 1.96)."""
+    return NormalDist().inv_cdf(0.5 + cl / 2)
+
+
+def _wilson(p: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval ``(low, high)`` of a rate ``p`` measured on ``n`` entries."""
+    p = np.clip(p, 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z2n = z**2 / n
+        centre = (p + z2n / 2) / (1 + z2n)
+        half = z / (1 + z2n) * np.sqrt(p * (1 - p) / n + z2n / (4 * n))
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
+def _clopper_pearson(p: np.ndarray, n: np.ndarray, cl: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper–Pearson (exact binomial) interval of a rate ``p`` on ``n`` entries (k = p·n, not
+    necessarily an integer with weights)."""
+    try:
+        from scipy.stats import beta
+    except ImportError as err:  # pragma: no cover - scipy comes with scikit-learn
+        raise ValueError("method='clopper-pearson' needs scipy; use method='wilson'") from err
+    k = np.clip(p, 0.0, 1.0) * n
+    a = (1 - cl) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = np.where(k > 0, beta.ppf(a, k, n - k + 1), 0.0)
+        hi = np.where(k < n, beta.ppf(1 - a, k + 1, n - k), 1.0)
+    bad = ~(n > 0)
+    lo[bad], hi[bad] = np.nan, np.nan
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class BinnedRate:
+    """A rate (efficiency, ghost fraction...) in bins, with its confidence interval.
+
+    Attributes:
+        centres: ``(n_bins,)`` bin centres.
+        rate: ``(n_bins,)`` (weighted) fraction passing; NaN for an empty bin.
+        lo, hi: ``(n_bins,)`` interval at ``cl`` (Wilson or Clopper–Pearson); NaN when empty.
+        n: ``(n_bins,)`` entries per bin; with weights the effective (Kish) number
+            (Σw)²/Σw².
+        edges: ``(n_bins + 1,)`` bin edges.
+        cl: confidence level of ``lo``/``hi``.
+        method: ``"wilson"`` or ``"clopper-pearson"``.
+    """
+
+    centres: np.ndarray
+    rate: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    n: np.ndarray
+    edges: np.ndarray
+    cl: float = 0.68
+    method: str = "wilson"
+
+    @property
+    def yerr(self) -> np.ndarray:
+        """``(2, n_bins)`` asymmetric errors ``[rate − lo, hi − rate]`` for ``ax.errorbar``."""
+        return np.maximum(np.stack([self.rate - self.lo, self.hi - self.rate]), 0.0)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Columns ``centre rate lo hi n``, one row per bin."""
+        return pd.DataFrame(
+            {"centre": self.centres, "rate": self.rate, "lo": self.lo, "hi": self.hi, "n": self.n}
+        )
+
+
+def binned_rate(
+    x, passed, bins, *, weight=None, cl: float = 0.68, method: str = "wilson"
+) -> BinnedRate:
+    """Fraction of entries that pass, in bins of ``x``, with a binomial confidence interval.
+
+    A bin at a rate of 0 or 1 gets a non-zero interval (unlike √(p(1−p)/n)), an empty bin NaN.
+    With weights the rate is Σw·passed/Σw and the interval that of the effective (Kish) number
+    of entries n_eff = (Σw)²/Σw² (n_eff = n for unit weights); a bin whose Σw ≤ 0 is NaN.
+
+    Args:
+        x: ``(n,)`` the binned variable (e.g. p_T in GeV).
+        passed: ``(n,)`` bool or 0/1, whether each entry passes.
+        bins: ``(n_bins + 1,)`` bin edges; entries outside are dropped.
+        weight: ``(n,)`` per-entry weights, or None.
+        cl: confidence level, 0.68 ≈ ±1σ.
+        method: ``"wilson"`` (score interval) or ``"clopper-pearson"`` (exact, conservative).
+    """
+    cl = _check_cl(cl)
+    if method not in _RATE_METHODS:
+        raise ValueError(f"method={method!r}: expected one of {_RATE_METHODS}")
+    x = np.asarray(x, dtype=float).reshape(-1)
+    passed = np.asarray(passed).reshape(-1)
+    if len(passed) != len(x):
+        raise ValueError(f"passed has {len(passed)} entries but x has {len(x)}")
+    if not np.isin(passed, (0, 1)).all():
+        raise ValueError("passed: expected bool or 0/1 values")
+    edges = np.asarray(bins, dtype=float).reshape(-1)
+    if len(edges) < 2 or not (np.diff(edges) > 0).all():
+        raise ValueError(f"bins: expected at least 2 increasing edges, got {edges.tolist()}")
+    w = np.ones_like(x) if weight is None else np.asarray(weight, dtype=float).reshape(-1)
+    if len(w) != len(x):
+        raise ValueError(f"weight has {len(w)} entries but x has {len(x)}")
+    nb = len(edges) - 1
+    i = np.digitize(x, edges) - 1
+    ok = (i >= 0) & (i < nb) & np.isfinite(x)
+    i, w, k = i[ok], w[ok], passed[ok].astype(float)
+    sw = np.bincount(i, weights=w, minlength=nb)
+    sw2 = np.bincount(i, weights=w**2, minlength=nb)
+    swk = np.bincount(i, weights=w * k, minlength=nb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(sw > 0, swk / sw, np.nan)
+        n = np.where(sw2 > 0, sw**2 / sw2, 0.0)
+    if method == "wilson":
+        lo, hi = _wilson(rate, n, _z(cl))
+    else:
+        lo, hi = _clopper_pearson(rate, n, cl)
+    empty = ~(sw > 0)
+    lo[empty], hi[empty] = np.nan, np.nan
+    return BinnedRate(
+        centres=0.5 * (edges[1:] + edges[:-1]),
+        rate=rate,
+        lo=lo,
+        hi=hi,
+        n=n,
+        edges=edges,
+        cl=cl,
+        method=method,
+    )
 
 
 # --- bootstrap intervals --------------------------------------------------------------------
@@ -617,6 +763,54 @@ class Report:
     reference: str | None
     cl: float
     bootstrap: Bootstrap
+    #: the inputs of :func:`report` (for :meth:`resample`); not part of the public layout
+    _inputs: dict[str, Any] | None = field(default=None, repr=False)
+    _cache: dict[Any, Bootstrap] = field(default_factory=dict, repr=False)
+
+    def resample(self, effs: Sequence[float] | np.ndarray, kind: str | None = None) -> Bootstrap:
+        """The report's bootstrap (same inputs, seed and number of resamples) at other
+        efficiencies ``effs``, computed on demand and cached.
+
+        Args:
+            effs: signal efficiencies in (0, 1).
+            kind: ``"factor"`` or ``"fraction"``; None = the report's.
+        """
+        kind = self.bootstrap.kind if kind is None else kind
+        effs = _check_options(effs, kind, 2)
+        if np.array_equal(effs, self.bootstrap.effs) and kind == self.bootstrap.kind:
+            return self.bootstrap
+        if self._inputs is None:
+            raise ValueError("this Report was not made by report(): it cannot be resampled")
+        key = (tuple(effs.tolist()), kind)
+        if key not in self._cache:
+            self._cache[key] = bootstrap(effs=effs, kind=kind, **self._inputs)
+        return self._cache[key]
+
+    def bands(
+        self,
+        effs: Sequence[float] | np.ndarray | None = None,
+        *,
+        cl: float | None = None,
+        kind: str = "factor",
+    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Rejection intervals of every method on a grid of efficiencies, for a ROC band:
+        ``hepnb.plot.roc(curves, bands=report.bands())``.
+
+        Runs the report's bootstrap at ``effs`` when first asked (a few seconds per method for
+        1,000 resamples of 100k examples), so :func:`report` itself stays fast.
+
+        Args:
+            effs: signal efficiencies in (0, 1); None = 50 points from 0.5 to 0.99.
+            cl: confidence level; None = the report's.
+            kind: ``"factor"`` (1/ε_b, what :func:`hepnb.plot.roc` draws) or ``"fraction"``.
+
+        Returns:
+            ``{method: (effs, low, high)}``, each ``(n_effs,)``.
+        """
+        grid = np.round(np.linspace(0.5, 0.99, 50), 4) if effs is None else effs
+        bs = self.resample(grid, kind)
+        level = self.cl if cl is None else cl
+        return {m: bs.band(m, level) for m in bs.methods}
 
     def display(self) -> pd.DataFrame:
         """The table as strings ``"value [low, high]"`` rounded to the interval's precision,
@@ -735,4 +929,259 @@ def report(
         reference=reference,
         cl=cl,
         bootstrap=bs,
+        _inputs={
+            "y": y,
+            "scores": scores,
+            "weight": weight,
+            "groups": groups,
+            "n_boot": n_boot,
+            "seed": seed,
+        },
     )
+
+
+# --- working points: chosen on validation, measured on test ---------------------------------
+
+_FIGURES = (
+    "efficiency",
+    "bkg_efficiency",
+    "rejection",
+    "bkg_rejection",
+    "purity",
+    "f1",
+    "youden_j",
+)
+
+
+def _split(y, s, w, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated ``(y, score, weight)`` of one split; messages name ``y_<split>`` etc."""
+    y = np.asarray(y).reshape(-1)
+    s = np.asarray(s, dtype=float).reshape(-1)
+    if len(s) != len(y):
+        raise ValueError(f"s_{split} has {len(s)} entries but y_{split} has {len(y)}")
+    if not np.isfinite(s).all():
+        raise ValueError(f"s_{split} holds {int((~np.isfinite(s)).sum())} NaN/inf value(s)")
+    try:
+        y = _check_labels(y)
+    except ValueError as err:
+        raise ValueError(f"y_{split}: {err}") from None
+    if w is None:
+        w = np.ones_like(s)
+    else:
+        w = np.asarray(w, dtype=float).reshape(-1)
+        if len(w) != len(y):
+            raise ValueError(f"weight_{split} has {len(w)} entries but y_{split} has {len(y)}")
+        if not np.isfinite(w).all():
+            raise ValueError(
+                f"weight_{split} holds {int((~np.isfinite(w)).sum())} NaN/inf value(s)"
+            )
+    for cls, what in ((1, "signal"), (0, "background")):
+        if not w[y == cls].sum() > 0:
+            raise ValueError(f"weight_{split}: the total {what} weight must be positive")
+    return y, s, w
+
+
+def _criteria(criteria) -> list[tuple[str, str, float | None]]:
+    """``[(label, kind, efficiency or None)]`` from the ``criteria`` argument."""
+    if isinstance(criteria, str | Mapping) or (
+        isinstance(criteria, tuple) and len(criteria) == 2 and criteria[0] == "efficiency"
+    ):
+        criteria = (criteria,)
+    out: list[tuple[str, str, float | None]] = []
+    for c in criteria:
+        if isinstance(c, Mapping) and len(c) == 1:
+            c = next(iter(c.items()))
+        if c in ("youden_j", "f1"):
+            out.append((str(c), str(c), None))
+            continue
+        if (
+            isinstance(c, tuple | list)
+            and len(c) == 2
+            and c[0] == "efficiency"
+            and isinstance(c[1], int | float | np.number)
+            and 0 < c[1] <= 1
+        ):
+            e = float(c[1])
+            out.append(
+                (
+                    f"efficiency={e:.2f}" if round(e, 2) == e else f"efficiency={e:g}",
+                    "efficiency",
+                    e,
+                )
+            )
+            continue
+        raise ValueError(
+            f"criteria: {c!r} is not ('efficiency', value in (0, 1]), 'youden_j' or 'f1'"
+        )
+    labels = [c[0] for c in out]
+    if not out or len(set(labels)) != len(labels):
+        raise ValueError(f"criteria: expected distinct criteria, got {labels}")
+    return out
+
+
+def _figures(sums: np.ndarray, signal_fraction: float | None) -> dict[str, np.ndarray]:
+    """Test figures from weighted sums ``[..., S, B, S_pass(K), B_pass(K)]``: each ``(..., K)``."""
+    k = (sums.shape[-1] - 2) // 2
+    s_tot, b_tot = sums[..., :1], sums[..., 1:2]
+    s_pass, b_pass = sums[..., 2 : 2 + k], sums[..., 2 + k :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        es = np.where(s_tot > 0, s_pass / s_tot, np.nan)
+        eb = np.where(b_tot > 0, b_pass / b_tot, np.nan)
+        if signal_fraction is None:  # the sample's own mix: TP / (TP + FP), weighted
+            purity = s_pass / (s_pass + b_pass)
+        else:
+            f = signal_fraction
+            purity = f * es / (f * es + (1 - f) * eb)
+        purity = np.where(np.isnan(es) | np.isnan(eb), np.nan, purity)
+        f1 = np.where(purity + es > 0, 2 * purity * es / (purity + es), 0.0)
+        f1 = np.where(np.isnan(es), np.nan, f1)
+        rejection = np.where(eb != 0, 1.0 / eb, np.inf)
+        rejection = np.where(np.isnan(eb), np.nan, rejection)
+    return {
+        "efficiency": es,
+        "bkg_efficiency": eb,
+        "rejection": rejection,
+        "bkg_rejection": 1.0 - eb,
+        "purity": purity,
+        "f1": f1,
+        "youden_j": es - eb,
+    }
+
+
+def _validation_cuts(
+    y: np.ndarray,
+    s: np.ndarray,
+    w: np.ndarray,
+    crit: list[tuple[str, str, float | None]],
+    signal_fraction: float | None,
+) -> np.ndarray:
+    """One threshold per criterion, chosen on the validation split alone."""
+    u = np.unique(s)  # every distinct cut ``s >= t``, ascending
+
+    def above(cls: int) -> np.ndarray:
+        sc, wc = s[y == cls], w[y == cls]
+        order = np.argsort(sc, kind="stable")
+        cw = np.r_[0.0, np.cumsum(wc[order])]
+        return cw[-1] - cw[np.searchsorted(sc[order], u, side="left")]
+
+    sums = np.concatenate([[w[y == 1].sum(), w[y == 0].sum()], above(1), above(0)])
+    fig = _figures(sums, signal_fraction)
+    out = []
+    for _, kind, e in crit:
+        if e is not None:  # ("efficiency", e)
+            out.append(rejection_at(y, s, e, w).threshold)  # tightest cut keeping ≥ e
+        else:
+            v = np.nan_to_num(fig[kind], nan=-np.inf)
+            out.append(float(u[int(np.argmax(v))]))  # first maximum: the loosest, as idxmax
+    return np.asarray(out, dtype=float)
+
+
+def working_points(
+    y_val,
+    s_val,
+    y_test,
+    s_test,
+    *,
+    criteria: Sequence = (("efficiency", 0.9), "youden_j", "f1"),
+    weight_val=None,
+    weight_test=None,
+    signal_fraction: float | None = None,
+    groups_test=None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    cl: float = 0.68,
+) -> pd.DataFrame:
+    """Working points chosen on the validation split, then measured on the test split.
+
+    Each criterion picks one threshold (a cut ``score >= threshold``) from the validation
+    scores alone: ``("efficiency", e)`` the tightest cut keeping at least ``e`` of the
+    validation signal (as :func:`rejection_at`), ``"youden_j"`` the maximum of ε_s − ε_b,
+    ``"f1"`` the maximum F1 at the ``signal_fraction`` mix. The threshold is then fixed and
+    applied to the test split, which selects nothing: its figures carry the honest
+    uncertainty of a fixed cut, from bootstrap resamples of the test split (events resampled
+    whole with ``groups_test``, weights carried, as :func:`bootstrap`).
+
+    Purity and F1 depend on the class mix. At a prior signal fraction f,
+    purity = f·ε_s / (f·ε_s + (1 − f)·ε_b), and F1 = 2·purity·ε_s / (purity + ε_s): pass the
+    physical mix (e.g. the ghost fraction, the real electron/muon ratio) when the sample was
+    balanced for training. None uses each split's own weighted mix (the validation mix for the
+    F1 choice, the test mix for the test figures), i.e. purity = TP / (TP + FP).
+
+    Args:
+        y_val, s_val: validation labels (1 = signal) and scores, ``(n_val,)``.
+        y_test, s_test: test labels and scores, ``(n_test,)``.
+        criteria: sequence of ``("efficiency", e)``, ``"youden_j"``, ``"f1"``.
+        weight_val, weight_test: per-example weights (may be negative), or None.
+        signal_fraction: prior signal fraction in (0, 1) for purity and F1, or None.
+        groups_test: per-example event id of the test split, resampled whole.
+        n_boot: number of test resamples.
+        seed: resampling seed.
+        cl: confidence level of the ``_lo``/``_hi`` intervals (central percentiles).
+
+    Returns:
+        DataFrame indexed by ``criterion`` (``"efficiency=0.90"``, ``"youden_j"``, ``"f1"``)
+        with ``threshold``; on test ``efficiency``, ``bkg_efficiency``, ``rejection`` (1/ε_b),
+        ``bkg_rejection`` (1 − ε_b), ``purity``, ``f1``, ``youden_j``, each followed by
+        ``<name>_lo`` and ``<name>_hi``; and ``val_efficiency``, ``val_bkg_efficiency`` (what
+        validation said at the same cut). ``attrs`` hold ``signal_fraction``, ``cl``, ``n_boot``.
+    """
+    cl = _check_cl(cl)
+    if signal_fraction is not None and not (
+        isinstance(signal_fraction, int | float | np.number) and 0 < signal_fraction < 1
+    ):
+        raise ValueError(
+            f"signal_fraction={signal_fraction!r}: expected a fraction in (0, 1) or None"
+        )
+    _check_options((0.5,), "factor", n_boot)
+    f = None if signal_fraction is None else float(signal_fraction)
+    crit = _criteria(criteria)
+    yv, sv, wv = _split(y_val, s_val, weight_val, "val")
+    yt, st, wt = _split(y_test, s_test, weight_test, "test")
+    if groups_test is None:
+        unit, n_units = np.arange(len(yt)), len(yt)
+    else:
+        g = np.asarray(groups_test).reshape(-1)
+        if len(g) != len(yt):
+            raise ValueError(f"groups_test has {len(g)} entries but y_test has {len(yt)}")
+        _, unit = np.unique(g, return_inverse=True)
+        unit = unit.reshape(-1)
+        n_units = int(unit.max()) + 1
+
+    thr = _validation_cuts(yv, sv, wv, crit, f)
+    val = _figures(_pass_sums(yv, sv, wv, thr), f)
+
+    # per-unit weighted sums [S, B, S_pass(K), B_pass(K)], then resamples as matrix products
+    per_example = _pass_columns(yt, st, wt, thr)
+    per_unit = np.stack(
+        [np.bincount(unit, weights=c, minlength=n_units) for c in per_example.T], axis=1
+    )
+    full = _figures(per_unit.sum(axis=0), f)
+    rng = np.random.default_rng(seed)
+    sums = np.empty((n_boot, per_unit.shape[1]))
+    chunk = max(1, _CHUNK_ELEMENTS // n_units)
+    for start in range(0, n_boot, chunk):
+        stop = min(start + chunk, n_boot)
+        m = _multiplicities(rng, n_units, stop - start)
+        sums[start:stop] = m.astype(np.float64) @ per_unit
+    boot = _figures(sums, f)  # each (n_boot, K)
+
+    table: dict[str, np.ndarray] = {"threshold": thr}
+    for name in _FIGURES:
+        lohi = _interval(boot[name].T, cl)
+        table |= {name: full[name], f"{name}_lo": lohi[:, 0], f"{name}_hi": lohi[:, 1]}
+    table |= {"val_efficiency": val["efficiency"], "val_bkg_efficiency": val["bkg_efficiency"]}
+    out = pd.DataFrame(table, index=pd.Index([c[0] for c in crit], name="criterion"))
+    out.attrs.update(signal_fraction=f, cl=cl, n_boot=n_boot)
+    return out
+
+
+def _pass_columns(y: np.ndarray, s: np.ndarray, w: np.ndarray, thr: np.ndarray) -> np.ndarray:
+    """``(n, 2 + 2K)`` per-example weights ``[w·sig, w·bkg, w·sig·pass_k, w·bkg·pass_k]``."""
+    ws, wb = w * (y == 1), w * (y == 0)
+    passed = s[:, None] >= thr[None, :]
+    return np.column_stack([ws, wb, ws[:, None] * passed, wb[:, None] * passed])
+
+
+def _pass_sums(y: np.ndarray, s: np.ndarray, w: np.ndarray, thr: np.ndarray) -> np.ndarray:
+    """``(2 + 2K,)`` weighted sums of :func:`_pass_columns`."""
+    return _pass_columns(y, s, w, thr).sum(axis=0)

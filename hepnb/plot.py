@@ -22,6 +22,7 @@ __all__ = [
     "history",
     "label",
     "profiles",
+    "rejection_vs_efficiency",
     "roc",
     "save",
     "score_hist",
@@ -80,8 +81,8 @@ def roc(
         curves: ``{name: (y, score)}``; the legend shows each AUC.
         signal, background: class names for the axis labels.
         bands: ``{name: (eff, low, high)}`` rejection intervals drawn as a shaded band around
-            that curve, e.g. ``bootstrap(y, scores, effs=np.linspace(0.5, 0.99, 50)).band(name)``
-            (:class:`hepnb.evaluate.Bootstrap`).
+            that curve, e.g. ``report.bands()`` (:meth:`hepnb.evaluate.Report.bands`) or
+            ``bootstrap(y, scores, effs=np.linspace(0.5, 0.99, 50)).band(name)``.
     """
     ax = _ax(ax)
     bands = bands or {}
@@ -163,7 +164,7 @@ def hist1d(
 
 
 def profiles(
-    curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    curves: Mapping[str, evaluate.BinnedRate | Sequence[np.ndarray]],
     ax=None,
     *,
     xlabel: str,
@@ -173,14 +174,20 @@ def profiles(
     experiment: str = "ATLAS",
     text: str = "Simulation Internal",
 ):
-    """Binned means with error bars, e.g. a rate vs momentum, one curve per sample.
+    """Binned rates or means with error bars, e.g. an efficiency vs momentum, one per sample.
 
     Args:
-        curves: ``{name: (bin centres, values, errors)}`` as :func:`hepnb.evaluate.binned_mean`
-            returns (its first three outputs).
+        curves: ``{name: curve}``, a curve being a :class:`hepnb.evaluate.BinnedRate` (drawn
+            with its asymmetric interval) or a tuple ``(bin centres, values, errors, ...)`` as
+            :func:`hepnb.evaluate.binned_mean` returns; ``errors`` may be ``(n_bins,)``
+            symmetric or ``(2, n_bins)`` asymmetric (below, above).
     """
     ax = _ax(ax)
-    for name, (x, v, e) in curves.items():
+    for name, curve in curves.items():
+        if isinstance(curve, evaluate.BinnedRate):
+            x, v, e = curve.centres, curve.rate, curve.yerr
+        else:
+            x, v, e = curve[0], curve[1], curve[2]
         ax.errorbar(x, v, e, fmt=fmt, ms=4, label=name)
     if logx:
         ax.set_xscale("log")
@@ -189,6 +196,75 @@ def profiles(
     ax.set_ylim(0, None)
     ax.legend()
     label(ax, experiment, text)
+    return ax
+
+
+def rejection_vs_efficiency(
+    result: evaluate.Report | evaluate.Bootstrap,
+    ax=None,
+    *,
+    effs: Sequence[float] | np.ndarray | None = None,
+    kind: str | None = None,
+    cl: float | None = None,
+    signal: str = "signal",
+    background: str = "background",
+    experiment: str = "ATLAS",
+    text: str = "Simulation Internal",
+    rlabel: str | None = None,
+):
+    """Rejection at a few signal efficiencies per method, with bootstrap error bars.
+
+    Points are the full-sample rejections (:func:`hepnb.evaluate.rejection_at`), bars the
+    central bootstrap interval at ``cl``; methods are shifted slightly sideways so their bars
+    do not overlap.
+
+    Args:
+        result: a :class:`hepnb.evaluate.Report` (its bootstrap is rerun at ``effs`` when they
+            differ from the report's) or a :class:`hepnb.evaluate.Bootstrap` (``effs`` must be
+            among its efficiencies).
+        effs: signal efficiencies; None = those of ``result``.
+        kind: ``"factor"`` (1/ε_b, log axis) or ``"fraction"`` (1 − ε_b); None = the result's.
+        cl: confidence level; None = the report's (0.68 for a Bootstrap).
+    """
+    ax = _ax(ax)
+    if isinstance(result, evaluate.Report):
+        level = result.cl if cl is None else cl
+        bs = result.bootstrap if effs is None else result.resample(effs, kind)
+    elif isinstance(result, evaluate.Bootstrap):
+        level, bs = 0.68 if cl is None else cl, result
+    else:
+        raise ValueError(f"result: expected an evaluate.Report or Bootstrap, got {type(result)}")
+    kind = bs.kind if kind is None else kind
+    if kind not in ("factor", "fraction"):
+        raise ValueError(f"kind={kind!r}: expected 'factor' (1/ε_b) or 'fraction' (1 − ε_b)")
+    grid = bs.effs if effs is None else np.atleast_1d(np.asarray(effs, dtype=float))
+    idx = [int(np.argmax(np.isclose(bs.effs, e))) for e in grid]
+    if not all(np.isclose(bs.effs[i], e) for i, e in zip(idx, grid, strict=True)):
+        raise ValueError(f"effs={grid.tolist()}: not all among the bootstrap's {bs.effs.tolist()}")
+
+    def convert(r: np.ndarray) -> np.ndarray:  # bootstrap's kind → ``kind`` (both increasing)
+        if kind == bs.kind:
+            return r
+        with np.errstate(divide="ignore"):
+            return 1.0 - 1.0 / r if bs.kind == "factor" else 1.0 / (1.0 - r)
+
+    values = convert(bs.rejection[:, idx])
+    lohi = evaluate._interval(convert(bs.rejection_samples[:, idx]), evaluate._check_cl(level))
+    spacing = np.min(np.diff(np.sort(grid))) if len(grid) > 1 else 0.05
+    shift = 0.15 * spacing * (np.arange(len(bs.methods)) - (len(bs.methods) - 1) / 2)
+    for i, name in enumerate(bs.methods):
+        v, lo, hi = values[i], lohi[i, :, 0], lohi[i, :, 1]
+        ok = np.isfinite(v) & np.isfinite(lo) & np.isfinite(hi)
+        err = np.maximum(np.stack([v - lo, hi - v]), 0.0)[:, ok]
+        ax.errorbar(grid[ok] + shift[i], v[ok], err, fmt="o", ms=5, capsize=3, label=name)
+    if kind == "factor":
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{background} rejection (1/ε)")
+    else:
+        ax.set_ylabel(f"{background} rejection (1 − ε)")
+    ax.set_xlabel(f"{signal} efficiency")
+    ax.legend(title=f"{round(100 * level)}% CL bootstrap")
+    label(ax, experiment, text, rlabel)
     return ax
 
 

@@ -314,3 +314,240 @@ def test_roc_band_brackets_the_curve_and_is_drawn(gauss):
     ax = plot.roc({"g": (y, s)}, bands={"g": bs.band("g")})
     assert any(isinstance(c, PolyCollection) for c in ax.collections)
     plt.close(ax.figure)
+
+
+# --- working points: chosen on validation, measured on test --------------------------------
+
+
+def _split(seed: int, n: int, mu: float = 1.0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.5).astype(int)
+    return y, rng.normal(mu * y, 1.0)
+
+
+def _optimal(y, s, by):
+    """The working point a selection on (y, s) itself would pick."""
+    return evaluate.choose_threshold(evaluate.threshold_scan(y, s, thresholds=np.unique(s)), by)
+
+
+@pytest.mark.parametrize("by", ["youden_j", "f1"])
+def test_working_point_is_chosen_on_validation_not_on_test(by):
+    # small splits: the validation-optimal and test-optimal cuts differ by fluctuations
+    yv, sv = _split(11, 300)
+    yt, st = _split(12, 300)
+    wp = evaluate.working_points(yv, sv, yt, st, criteria=(by,), n_boot=200)
+    val_best, test_best = _optimal(yv, sv, by), _optimal(yt, st, by)
+    assert wp.loc[by, "threshold"] == val_best.threshold
+    assert wp.loc[by, "threshold"] != pytest.approx(test_best.threshold, abs=1e-3)
+    # the fixed cut is applied to test: its figures are those of that cut, below the test optimum
+    cut = st >= wp.loc[by, "threshold"]
+    assert wp.loc[by, "efficiency"] == pytest.approx(cut[yt == 1].mean())
+    assert wp.loc[by, "bkg_efficiency"] == pytest.approx(cut[yt == 0].mean())
+    assert wp.loc[by, by] < test_best[by]
+    assert wp.loc[by, "val_efficiency"] == pytest.approx(val_best.efficiency)
+
+
+def test_fixed_efficiency_cut_comes_from_validation():
+    yv, sv = _split(21, 400)
+    yt, st = _split(22, 400)
+    wp = evaluate.working_points(yv, sv, yt, st, criteria=(("efficiency", 0.9),), n_boot=200)
+    row = wp.loc["efficiency=0.90"]
+    assert row.threshold == evaluate.rejection_at(yv, sv, 0.9).threshold
+    assert row.val_efficiency >= 0.9
+    assert row.efficiency == pytest.approx((st[yt == 1] >= row.threshold).mean())
+    assert row.efficiency != pytest.approx(0.9, abs=1e-3)  # test shifts; nothing re-tuned
+    assert row.rejection == pytest.approx(1 / row.bkg_efficiency)
+    assert row.bkg_rejection == pytest.approx(1 - row.bkg_efficiency)
+
+
+def test_purity_at_a_physical_signal_fraction():
+    yv, sv = _split(31, 20_000, mu=2.0)
+    yt, st = _split(32, 20_000, mu=2.0)
+    kw = {"criteria": (("efficiency", 0.9),), "n_boot": 200}
+    rare = evaluate.working_points(yv, sv, yt, st, signal_fraction=0.02, **kw).iloc[0]
+    even = evaluate.working_points(yv, sv, yt, st, signal_fraction=0.5, **kw).iloc[0]
+    own = evaluate.working_points(yv, sv, yt, st, **kw).iloc[0]
+    es, eb = rare.efficiency, rare.bkg_efficiency
+    assert rare.threshold == even.threshold  # same cut, only the mix differs
+    assert rare.purity == pytest.approx(0.02 * es / (0.02 * es + 0.98 * eb))
+    assert rare.f1 == pytest.approx(2 * rare.purity * es / (rare.purity + es))
+    assert rare.purity < 0.2 * even.purity and even.purity > 0.75
+    assert rare.purity_lo < rare.purity < rare.purity_hi
+    # None: the test sample's own (balanced) mix, purity = TP / (TP + FP)
+    cut = st >= own.threshold
+    assert own.purity == pytest.approx(yt[cut].mean())
+    assert own.purity == pytest.approx(even.purity, abs=0.01)
+
+
+def test_working_point_interval_is_binomial_and_events_stay_whole():
+    yv, sv = _split(41, 20_000)
+    yt, st = _split(42, 20_000)
+    kw = {"criteria": (("efficiency", 0.8),), "n_boot": 400}
+    row = evaluate.working_points(yv, sv, yt, st, **kw).iloc[0]
+    n_sig = (yt == 1).sum()
+    sigma = np.sqrt(row.efficiency * (1 - row.efficiency) / n_sig)
+    assert (row.efficiency_hi - row.efficiency_lo) / 2 == pytest.approx(sigma, rel=0.2)
+    # every test example twice: as independent examples the interval shrinks by √2, as
+    # two candidates of one event (groups_test) it does not
+    y2, s2 = np.repeat(yt, 2), np.repeat(st, 2)
+    indep = evaluate.working_points(yv, sv, y2, s2, **kw).iloc[0]
+    whole = evaluate.working_points(
+        yv, sv, y2, s2, groups_test=np.repeat(np.arange(len(yt)), 2), **kw
+    ).iloc[0]
+    w_row, w_indep, w_whole = (r.efficiency_hi - r.efficiency_lo for r in (row, indep, whole))
+    assert w_indep == pytest.approx(w_row / np.sqrt(2), rel=0.2)
+    assert w_whole == pytest.approx(w_row, rel=0.2)
+
+
+def test_working_points_weights_unit_and_negative():
+    yv, sv = _split(51, 2000)
+    yt, st = _split(52, 2000)
+    kw = {"n_boot": 100}
+    plain = evaluate.working_points(yv, sv, yt, st, **kw)
+    unit = evaluate.working_points(
+        yv, sv, yt, st, weight_val=np.ones(2000), weight_test=np.ones(2000), **kw
+    )
+    pd.testing.assert_frame_equal(plain, unit)
+    w = np.where(np.random.default_rng(0).random(2000) < 0.1, -0.5, 1.2)  # sWeight-like
+    neg = evaluate.working_points(yv, sv, yt, st, weight_val=w, weight_test=w, **kw)
+    assert np.isfinite(neg.drop(columns=["rejection_hi"]).to_numpy()).all()
+    cut = st >= neg.loc["youden_j", "threshold"]
+    expected = (w * cut)[yt == 1].sum() / w[yt == 1].sum()
+    assert neg.loc["youden_j", "efficiency"] == pytest.approx(expected)
+    assert list(neg.index) == ["efficiency=0.90", "youden_j", "f1"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "msg"),
+    [
+        ({"criteria": ("accuracy",)}, "criteria"),
+        ({"criteria": (("efficiency", 1.5),)}, "criteria"),
+        ({"criteria": ("f1", "f1")}, "criteria"),
+        ({"signal_fraction": 1.0}, "signal_fraction="),
+        ({"y_test": np.ones(6)}, "y_test"),
+        ({"s_val": np.r_[np.nan, np.ones(5)]}, "s_val holds 1 NaN"),
+        ({"s_test": np.ones(5)}, "s_test has 5"),
+        ({"weight_test": np.ones(5)}, "weight_test has 5"),
+        ({"weight_val": -np.ones(6)}, "weight_val"),
+        ({"groups_test": np.ones(2)}, "groups_test has 2"),
+        ({"n_boot": 1}, "n_boot="),
+        ({"cl": 95}, "cl="),
+    ],
+)
+def test_working_points_bad_input_names_the_parameter(kwargs, msg):
+    y, s = np.array([0, 1, 0, 1, 0, 1]), np.arange(6.0)
+    args = {"y_val": y, "s_val": s, "y_test": y, "s_test": s, "n_boot": 10} | kwargs
+    with pytest.raises(ValueError, match=msg):
+        evaluate.working_points(
+            args.pop("y_val"), args.pop("s_val"), args.pop("y_test"), args.pop("s_test"), **args
+        )
+
+
+# --- binned rates with honest intervals ----------------------------------------------------
+
+
+def _toy_rates(p: np.ndarray, n: int, seed: int):
+    """One bin per toy: ``n`` Bernoulli(p_i) entries in bin i. Returns (x, passed, bins)."""
+    passed = np.random.default_rng(seed).random((len(p), n)) < p[:, None]
+    return np.repeat(np.arange(len(p)), n), passed.ravel(), np.arange(len(p) + 1) - 0.5
+
+
+def test_wilson_interval_covers_on_toys():
+    # averaged over the true rate, Wilson covers at its nominal level (Brown, Cai, DasGupta)
+    p = np.random.default_rng(4).uniform(0.02, 0.98, 20_000)
+    x, passed, bins = _toy_rates(p, 30, seed=5)
+    for cl in (0.68, 0.95):
+        r = evaluate.binned_rate(x, passed, bins, cl=cl)
+        assert ((r.lo <= p) & (p <= r.hi)).mean() == pytest.approx(cl, abs=0.015)
+        cp = evaluate.binned_rate(x, passed, bins, cl=cl, method="clopper-pearson")
+        assert ((cp.lo <= p) & (p <= cp.hi)).mean() > cl + 0.01  # exact: conservative
+        assert (cp.hi - cp.lo).mean() > (r.hi - r.lo).mean()
+
+
+@pytest.mark.parametrize(("p", "n"), [(0.3, 40), (0.05, 60), (0.9, 25)])
+def test_wilson_toy_coverage_matches_the_exact_binomial_coverage(p, n):
+    from scipy.stats import binom
+
+    x, passed, bins = _toy_rates(np.full(4000, p), n, seed=6)
+    r = evaluate.binned_rate(x, passed, bins)
+    k = np.arange(n + 1)  # every possible count, and whether its interval holds p
+    table = evaluate.binned_rate(
+        np.repeat(k, n), (np.arange(n)[None, :] < k[:, None]).ravel(), np.r_[k, n + 1] - 0.5
+    )
+    exact = binom.pmf(k, n, p)[(table.lo <= p) & (p <= table.hi)].sum()
+    assert ((r.lo <= p) & (p <= r.hi)).mean() == pytest.approx(exact, abs=0.025)
+
+
+def test_rate_at_zero_or_one_has_a_nonzero_interval_and_empty_bin_is_nan():
+    x = np.r_[np.full(10, 0.5), np.full(10, 1.5)]
+    passed = np.r_[np.zeros(10), np.ones(10)].astype(bool)
+    r = evaluate.binned_rate(x, passed, [0, 1, 2, 3])
+    z = NormalDist().inv_cdf(0.84)
+    assert r.rate[:2].tolist() == [0.0, 1.0] and r.n[:2].tolist() == [10, 10]
+    assert r.lo[0] == 0 and r.hi[0] == pytest.approx(z**2 / (10 + z**2))
+    assert r.hi[1] == 1 and r.lo[1] == pytest.approx(10 / (10 + z**2))
+    cp = evaluate.binned_rate(x, passed, [0, 1, 2, 3], method="clopper-pearson")
+    assert cp.hi[0] == pytest.approx(1 - 0.16 ** (1 / 10)) and cp.lo[1] == pytest.approx(
+        0.16 ** (1 / 10)
+    )
+    assert np.isnan([r.rate[2], r.lo[2], r.hi[2], cp.lo[2]]).all() and r.n[2] == 0
+    assert r.yerr.shape == (2, 3) and (r.yerr[:, :2] >= 0).all() and r.yerr[1, 0] > 0
+    assert r.centres.tolist() == [0.5, 1.5, 2.5]
+    _, _, err, _ = evaluate.binned_mean(x, passed, [0, 1, 2, 3])
+    assert err[0] > 0 and err[1] > 0  # binned_mean: Wilson half-width, not √(p(1−p)/n) = 0
+
+
+def test_weighted_rate_uses_the_kish_effective_entries():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 1, 400)
+    passed = rng.random(400) < 0.3
+    plain = evaluate.binned_rate(x, passed, [0, 1])
+    doubled = evaluate.binned_rate(x, passed, [0, 1], weight=np.full(400, 2.0))
+    for a in ("rate", "lo", "hi", "n"):
+        np.testing.assert_allclose(getattr(doubled, a), getattr(plain, a))
+    w = rng.exponential(1.0, 400)
+    r = evaluate.binned_rate(x, passed, [0, 1], weight=w)
+    n_eff = w.sum() ** 2 / (w**2).sum()
+    assert r.n[0] == pytest.approx(n_eff) and n_eff < 300
+    assert r.rate[0] == pytest.approx((w * passed).sum() / w.sum())
+    lo, hi = evaluate._wilson(r.rate, np.array([n_eff]), NormalDist().inv_cdf(0.84))
+    assert (r.lo[0], r.hi[0]) == (pytest.approx(lo[0]), pytest.approx(hi[0]))
+    assert r.hi[0] - r.lo[0] > plain.hi[0] - plain.lo[0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "msg"),
+    [
+        ({"passed": np.full(4, 2)}, "passed"),
+        ({"passed": np.ones(3)}, "passed has 3"),
+        ({"weight": np.ones(3)}, "weight has 3"),
+        ({"bins": [1, 0]}, "bins"),
+        ({"method": "normal"}, "method="),
+        ({"cl": 0}, "cl="),
+    ],
+)
+def test_binned_rate_bad_input(kwargs, msg):
+    args = {"x": np.arange(4.0), "passed": np.array([0, 1, 1, 0]), "bins": [0, 2, 4]} | kwargs
+    with pytest.raises(ValueError, match=msg):
+        evaluate.binned_rate(args.pop("x"), args.pop("passed"), args.pop("bins"), **args)
+
+
+# --- bands from a report ---------------------------------------------------------------------
+
+
+def test_report_bands_resample_on_demand_and_match_bootstrap(gauss):
+    y, s = gauss
+    scores = {"g": s, "h": 0.5 * s + np.random.default_rng(2).normal(0, 1, len(s))}
+    rep = evaluate.report(y, scores, n_boot=50, seed=3)
+    assert rep._cache == {}  # report() itself computes no bands
+    effs = np.linspace(0.6, 0.95, 8)
+    bands = rep.bands(effs)
+    assert set(bands) == {"g", "h"}
+    direct = evaluate.bootstrap(y, scores, effs, n_boot=50, seed=3)
+    for m in scores:
+        eff, lo, hi = bands[m]
+        np.testing.assert_allclose(eff, effs)
+        np.testing.assert_allclose((lo, hi), direct.band(m)[1:])
+    assert rep.resample(effs, "factor") is rep.resample(effs, "factor")  # cached
+    assert rep.resample((0.9,)) is rep.bootstrap
+    assert len(rep.bands()["g"][0]) == 50
