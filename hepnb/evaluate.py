@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import beta
 from sklearn import metrics as skm
 
 from hepnb import runs
@@ -337,10 +338,6 @@ def _wilson(p: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndar
 def _clopper_pearson(p: np.ndarray, n: np.ndarray, cl: float) -> tuple[np.ndarray, np.ndarray]:
     """Clopper–Pearson (exact binomial) interval of a rate ``p`` on ``n`` entries (k = p·n, not
     necessarily an integer with weights)."""
-    try:
-        from scipy.stats import beta
-    except ImportError as err:  # pragma: no cover - scipy comes with scikit-learn
-        raise ValueError("method='clopper-pearson' needs scipy; use method='wilson'") from err
     k = np.clip(p, 0.0, 1.0) * n
     a = (1 - cl) / 2
     with np.errstate(divide="ignore", invalid="ignore"):

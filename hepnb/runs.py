@@ -187,6 +187,10 @@ class Config:
     """
 
     CHAPTER: ClassVar[str] = ""
+    #: Version of what the chapter's steps compute (simulator, selection, feature code): part
+    #: of every step key, so raising it after such a change makes fresh step folders instead
+    #: of reusing outputs of the old code.
+    VERSION: ClassVar[str] = ""
 
     seed: int = 0
     data_path: str | dict[str, str] = ""
@@ -351,7 +355,7 @@ def step(
     if clash:
         raise ConfigError(f"step {name!r}: extra values {clash} shadow configuration keys")
     values |= dict(extra or {})
-    key = config_key({"step": name, **values})
+    key = config_key({"step": name, "version": config.VERSION, **values})
     path = config.run_dir / f"{name}-{key}"
     path.mkdir(parents=True, exist_ok=True)
     return Step(path=path, name=name, key=key, config=values)

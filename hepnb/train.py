@@ -161,11 +161,11 @@ def _make_optimizer(name: str, params: Iterable, lr: float, weight_decay: float)
     return table[name](params, lr=lr, weight_decay=weight_decay, **kwargs)
 
 
-def _make_scheduler(name: str | None, opt, epochs: int):
+def _make_scheduler(name: str | None, opt, epochs: int, mode: str = "min"):
     if name in (None, "none"):
         return None
     if name == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=mode, factor=0.5, patience=2)
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
     raise ValueError(f"scheduler={name!r}: expected None, 'plateau' or 'cosine'")
@@ -232,6 +232,7 @@ def fit(
     score: ScoreFn | None = None,
     scheduler: str | None = "plateau",
     early_stopping: int | None = 5,
+    monitor: str = "val_loss",
     device: str | torch.device = "auto",
     out_dir: str | os.PathLike | None = None,
     resume: bool = True,
@@ -242,8 +243,8 @@ def fit(
     on_epoch_end: Sequence[Callable[[dict[str, float]], None]] = (),
     progress: bool = True,
 ) -> History:
-    """Train ``model`` and return its :class:`History`; the best weights (lowest val loss) are
-    loaded into ``model`` at the end.
+    """Train ``model`` and return its :class:`History`; the weights of the best epoch (by
+    ``monitor``: lowest validation loss by default) are loaded into ``model`` at the end.
 
     Args:
         model: any module; binary classifiers return logits ``(B,)`` or ``(B, 1)``.
@@ -256,8 +257,13 @@ def fit(
         score: ``score(out) → scores`` for the validation metrics and :func:`predict`
             (default: sigmoid of one output, softmax of several). ``val_auc`` is computed
             when the scores are one number per example and the targets binary.
-        scheduler: ``plateau`` (halve lr when val loss stalls 2 epochs), ``cosine`` or None.
-        early_stopping: stop after this many epochs without val-loss improvement (None: never).
+        scheduler: ``plateau`` (halve lr when the monitored value stalls 2 epochs), ``cosine``
+            or None.
+        early_stopping: stop after this many epochs without improvement of the monitored value
+            (None: never).
+        monitor: the validation figure that selects the best epoch and drives early stopping
+            and the plateau scheduler: ``"val_loss"`` (minimised) or ``"val_auc"`` (maximised;
+            binary targets only) — select on the metric a search optimised.
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``.
         out_dir: run folder for ``checkpoint.pt``, ``best_model.pt`` and ``mlflow.db``;
             None keeps everything in memory (no checkpoint, no MLflow).
@@ -276,13 +282,16 @@ def fit(
         raise ValueError(f"epochs={epochs}: expected a positive integer")
     if lr <= 0:
         raise ValueError(f"lr={lr}: expected a positive learning rate")
+    if monitor not in ("val_loss", "val_auc"):
+        raise ValueError(f"monitor={monitor!r}: expected 'val_loss' or 'val_auc'")
+    sign = 1.0 if monitor == "val_loss" else -1.0  # the loop minimises sign × monitored value
     dev = resolve_device(device)
     set_seed(seed)
     model.to(dev)
     opt = _make_optimizer(optimizer, model.parameters(), lr, weight_decay)
-    sched = _make_scheduler(scheduler, opt, epochs)
+    sched = _make_scheduler(scheduler, opt, epochs, "min" if sign > 0 else "max")
     history = History()
-    best_loss, best_state, stale, start, run_id = math.inf, None, 0, 0, None
+    best_value, best_state, stale, start, run_id = math.inf, None, 0, 0, None
     out = Path(out_dir) if out_dir is not None else None
     ckpt_path = out / CHECKPOINT if out else None
 
@@ -295,7 +304,8 @@ def fit(
             if sched is not None and state.get("scheduler") is not None:
                 sched.load_state_dict(state["scheduler"])
             history = state["history"]
-            best_loss, best_state, stale = state["best_loss"], state["best_state"], state["stale"]
+            best_value = state.get("best_value", state.get("best_loss"))
+            best_state, stale = state["best_state"], state["stale"]
             start, run_id = state["epoch"] + 1, state.get("mlflow_run_id")
             log.info("resumed from %s at epoch %d", ckpt_path, start)
 
@@ -309,6 +319,7 @@ def fit(
             "loss": loss if isinstance(loss, str) else getattr(loss, "__name__", repr(loss)),
             "scheduler": scheduler,
             "early_stopping": early_stopping,
+            "monitor": monitor,
             "seed": seed,
             "device": str(dev),
             "model": type(model).__name__,
@@ -346,10 +357,16 @@ def fit(
                 "seconds": time.perf_counter() - t0,
             }
             history.records.append(rec)
+            value = rec[monitor]
+            if not math.isfinite(value):
+                raise ValueError(
+                    f"monitor={monitor!r} is {value} at epoch {epoch}: val_auc needs one score "
+                    "per example and binary targets"
+                )
             if sched is not None:
-                sched.step(val_loss) if scheduler == "plateau" else sched.step()
-            if val_loss < best_loss:
-                best_loss, stale, history.best_epoch = val_loss, 0, epoch
+                sched.step(value) if scheduler == "plateau" else sched.step()
+            if sign * value < best_value:
+                best_value, stale, history.best_epoch = sign * value, 0, epoch
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 stale += 1
@@ -367,7 +384,7 @@ def fit(
                         "optimizer": opt.state_dict(),
                         "scheduler": sched.state_dict() if sched is not None else None,
                         "history": history,
-                        "best_loss": best_loss,
+                        "best_value": best_value,
                         "best_state": best_state,
                         "stale": stale,
                         "epoch": epoch,

@@ -64,7 +64,6 @@ efficiency = 0.99  # real-track efficiency of the working point
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 import hepnb.plot
 from hepnb.chapters import ghost as chapter
@@ -97,13 +96,38 @@ record(out, "explore_ghost_fraction", {t: float(nt.ghost.mean()) for t, nt in nt
 record(out, "explore_n_candidates", {t: len(nt.ghost) for t, nt in ntuples.items()})
 
 # %% [markdown]
+# **Conditions.** The simulated detector is LHCb's upgraded one (Run 3: pixel VELO, SciFi, no
+# UT in these algorithms) at a *reduced* occupancy: 70 charged primaries in 1.5 < η < 5.5 per
+# crossing, about three pp collisions, where Run 3 runs at ν ≈ 7.6 (LHCb Upgrade trigger
+# TDR, CERN-LHCC-2014-016). At the nominal pile-up this simplified forward tracking (no UT,
+# no momentum estimate to narrow its window) makes ≈ 30 % ghosts, far from LHCb's; at this
+# occupancy, with the SciFi noise of the TDR and the forward's hit requirements of Allen
+# (≥ 10 hits, ≥ 5 in x layers; see `chapter.sim.SimConfig`), its ghost rate is LHCb's
+# published order of magnitude:
+#
+# | LHCb forward / long tracking | ghost rate |
+# |---|---|
+# | Allen HLT1 forward with the UT, B_s → φφ (Allen merge request !1525) | ≈ 3.6 % |
+# | Allen HLT1 forward without the UT, high-pT tracks (Allen merge request !1385) | ≈ 3 % |
+# | SciFi seeding, Hybrid seeding (Rec merge request !1969) | ≈ 6.5 % |
+#
+# **Preselection.** As in the original ghost-probability training, candidates with
+# best_pt ≥ 10 GeV/c or track χ² ≥ 400 are dropped before anything is learned
+# (`chapter.schema.PRESELECTION`; the dataset step applies it).
+#
 # What the ghosts are made of, from the simulation's truth (branch `ghost_origin`): which
-# particle left most of the SciFi hits, compared with the particle of the VELO track.
+# particle left most of the SciFi hits, compared with the particle of the VELO track — for
+# all candidates and for the preselected ones, with the ghost rate of each.
 
 # %%
-composition = {t: chapter.ghost_origins(p) for t, p in paths.items() if not cfg.data_path}
-record(out, "explore_ghost_origin", composition)
-pd.DataFrame(composition).round(3)
+composition = chapter.ghost_composition(paths) if not cfg.data_path else None
+if composition is not None:
+    record(
+        out,
+        "explore_ghost_composition",
+        {f"{t}/{sel}": row.to_dict() for (t, sel), row in composition.iterrows()},
+    )
+composition.round(3) if composition is not None else None
 
 # %% [markdown]
 # The event display shows what the algorithms saw in a few simulated events, in the bending
@@ -123,7 +147,8 @@ event_display.set(index=int(np.argmax(n_ghosts > 0)))
 # %% [markdown]
 # The forward algorithm makes more ghosts than the matching: it tries every VELO track,
 # including the many low-momentum ones that never reach the SciFi, and for those the best
-# cluster of hits in its wide search window is made of other particles' hits and noise. The
+# cluster of hits in its wide search window is made of other particles' hits (and, less
+# often, noise). The
 # matching (with the tolerances of LHCb's HLT1 matching) only pairs objects that both exist
 # and meet in the magnet; its ghosts are pairs of a VELO track and a seed from *different*
 # particles — a pion or kaon and the muon it decayed into, a hadron and a fragment of its

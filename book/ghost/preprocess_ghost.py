@@ -26,7 +26,8 @@
 #    tree (a missing branch is an error naming it);
 # 2. drop rows with NaN or infinite features (real ntuples have a few: failed fits) and
 #    report how many;
-# 3. optionally keep only a random `fraction` of the rows;
+# 3. apply the original's preselection, best_pt < 10 GeV/c and track χ² < 400
+#    (`chapter.schema.PRESELECTION`), and optionally keep only a random `fraction` of the rest;
 # 4. split 60 / 20 / 20 into training, validation and test sets, at random with the seed,
 #    keeping the ghost fraction about equal in the three — and, unlike the original, **by
 #    event**: the candidates of one event share hits (a ghost is often made of a real track's
@@ -83,7 +84,19 @@ ds = chapter.dataset(cfg)
 info = ds.info
 {
     k: info[k]
-    for k in ("source", "track", "n_read", "n_nan_removed", "n_used", "n_events", "balance")
+    for k in (
+        "source",
+        "track",
+        "n_read",
+        "n_nan_removed",
+        "preselection",
+        "n_preselected",
+        "n_used",
+        "n_events",
+        "ghost_fraction_before_preselection",
+        "ghost_fraction",
+        "balance",
+    )
 }
 
 # %% [markdown]
@@ -96,7 +109,12 @@ pd.DataFrame(info["class_counts"]).T.assign(total=pd.Series(info["counts"]))
 record(
     out,
     "preprocess_counts",
-    {**info["counts"], "n_used": info["n_used"], "n_nan_removed": info["n_nan_removed"]},
+    {
+        **info["counts"],
+        "n_used": info["n_used"],
+        "n_nan_removed": info["n_nan_removed"],
+        "n_preselected": info["n_preselected"],
+    },
 )
 train, test = ds.arrays["train"], ds.arrays["test"]
 w = train.get("w", np.ones(len(train["y"])))

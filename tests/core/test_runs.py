@@ -104,6 +104,13 @@ def test_step_folders_are_keyed_by_their_fields(tmp_path):
         step(cfg, "train", fields, extra={"lr": 1.0})
 
 
+def test_a_new_code_version_makes_new_step_folders(tmp_path, monkeypatch):
+    cfg = ToyConfig(out_dir=str(tmp_path))
+    before = step(cfg, "sample", ("n_events", "seed")).path
+    monkeypatch.setattr(ToyConfig, "VERSION", "2")
+    assert step(cfg, "sample", ("n_events", "seed")).path != before
+
+
 def test_a_step_is_done_only_after_finish(tmp_path):
     cfg = ToyConfig(out_dir=str(tmp_path))
     calls = []

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 from torch.utils.data import DataLoader, TensorDataset
 
 from hepnb import data, train
@@ -73,6 +74,30 @@ def test_fit_takes_a_custom_loss_and_score_function():
     train.fit(plain, gaussian_loaders(), epochs=3, lr=1e-2, mlflow=False, progress=False)
     s_plain, _ = train.predict(plain, gaussian_loaders()["val"])
     assert (s > 0.5).mean() > (s_plain > 0.5).mean()
+
+
+def test_monitor_val_auc_keeps_the_best_auc_epoch_and_drives_early_stopping():
+    """Selecting on the metric a search optimised: the kept epoch is the best-AUC one."""
+    train.set_seed(0)
+    model = mlp()
+    h = train.fit(
+        model,
+        gaussian_loaders(n=600),
+        epochs=8,
+        lr=3e-2,
+        monitor="val_auc",
+        early_stopping=3,
+        mlflow=False,
+        progress=False,
+    )
+    aucs = h["val_auc"]
+    assert h.best_epoch == int(np.argmax(aucs))
+    s, y = train.predict(model, gaussian_loaders(n=600)["val"])
+    assert roc_auc_score(y, s) == pytest.approx(max(aucs), abs=1e-6)  # the kept weights
+    best_after = len(aucs) - 1 - int(np.argmax(aucs))
+    assert not h.stopped_early or best_after >= 3
+    with pytest.raises(ValueError, match="monitor='val_acc'"):
+        train.fit(mlp(), gaussian_loaders(), monitor="val_acc", mlflow=False, progress=False)
 
 
 def test_seeded_training_is_deterministic_on_cpu():

@@ -34,6 +34,9 @@ class GhostConfig(Config):
     """
 
     CHAPTER: ClassVar[str] = "ghost"
+    #: 2: forward tuned to documented ghost rates (SciFi noise, Allen's hit requirements) and the
+    #: training preselection applied in the dataset step.
+    VERSION: ClassVar[str] = "2"
 
     data_path: str = ""
     out_dir: str = "runs/ghost"

@@ -223,17 +223,19 @@ def plot_features(
 def plot_ghost_rates(
     rates: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]],
     fmt: str = "o-",
+    ylabel: str = "ghost rate",
 ) -> Figure:
-    """One panel per variable of ``rates`` (``{variable: {curve: (centres, rate, error)}}``,
-    e.g. from :func:`~hepnb.chapters.ghost.steps.ghost_rates`): ghost rate vs p, pT (log x),
-    η or a feature."""
+    """One panel per variable of ``rates`` (``{variable: {curve: (centres, rate, errors)}}``,
+    errors ``(B,)`` or ``(2, B)``, e.g. from :func:`~hepnb.chapters.ghost.steps.ghost_rates`
+    or :func:`~hepnb.chapters.ghost.steps.efficiencies`): a rate vs p, pT (log x), η or a
+    feature."""
     fig, axes = plt.subplots(1, len(rates), figsize=(6 * len(rates), 5), squeeze=False)
     for ax, (var, curves) in zip(axes[0], rates.items(), strict=True):
         hplot.profiles(
             curves,
             ax,
             xlabel=LABELS.get(var, var),
-            ylabel="ghost rate",
+            ylabel=ylabel,
             logx=var in ("p", "pt"),
             fmt=fmt,
             experiment=EXPERIMENT,

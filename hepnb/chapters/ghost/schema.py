@@ -46,6 +46,7 @@ __all__ = [
     "LABELS",
     "MATCH",
     "MATCH_CHI2_FACTORS",
+    "PRESELECTION",
     "PT_KICK",
     "SCIFI_ALPHA",
     "SCIFI_EFF",
@@ -122,6 +123,11 @@ EXTRA_BRANCHES: dict[str, str] = {
     "decay product of the VELO track's particle, 2 a fragment of its interaction in the "
     "material, 3 another particle; 4 noise or no majority",
 }
+#: Preselection of the candidates before any study (upper limits, exclusive): the cuts of the
+#: original ghost-probability training this chapter reproduces — best_pt < 10 GeV/c (the
+#: stiffest "tracks" are mostly fake straight combinations, and real ones are rare) and track
+#: fit χ² < 400.
+PRESELECTION: dict[str, float] = {"best_pt": 10_000.0, "chi2": 400.0}
 #: Values of ``ghost_origin`` for ghosts: what their SciFi hits mostly come from.
 GHOST_ORIGINS: dict[int, str] = {
     1: "decay product of the VELO particle",

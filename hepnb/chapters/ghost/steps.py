@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
 from torch.utils.data import DataLoader, TensorDataset
@@ -41,7 +43,14 @@ from hepnb.chapters.base import (
 from hepnb.chapters.ghost import sim
 from hepnb.chapters.ghost.config import GhostConfig
 from hepnb.chapters.ghost.reader import read_ntuple
-from hepnb.chapters.ghost.schema import GHOST_ORIGINS, TRACKS, TREE, feature_names, tail_scales
+from hepnb.chapters.ghost.schema import (
+    GHOST_ORIGINS,
+    PRESELECTION,
+    TRACKS,
+    TREE,
+    feature_names,
+    tail_scales,
+)
 from hepnb.data import Scaler, batch_loader
 from hepnb.models.mlp import MLP, WithProbabilities
 from hepnb.runs import Step, step
@@ -49,16 +58,21 @@ from hepnb.runs import Step, step
 __all__ = [
     "DATASET_FIELDS",
     "DEFAULT_PARAMS",
+    "LHCB_REFERENCE",
     "SEARCH_FIELDS",
     "SEARCH_SPACE",
     "TRAIN_FIELDS",
     "Dataset",
     "Trained",
+    "baseline_models",
     "baselines",
     "build_model",
+    "compare_with_lhcb",
     "dataset",
+    "efficiencies",
     "ensure_onnx",
     "export_onnx",
+    "ghost_composition",
     "ghost_origins",
     "ghost_rate",
     "ghost_rates",
@@ -66,12 +80,15 @@ __all__ = [
     "hyperparameters",
     "int8_path",
     "loaders",
+    "preselected",
     "quantize",
     "sample",
     "samples",
     "search",
     "train",
     "train_folder",
+    "working_points",
+    "working_points_record",
 ]
 
 log = logging.getLogger(__name__)
@@ -135,6 +152,47 @@ def ghost_origins(path: str | Path) -> dict[str, float] | None:
     return {name: float((ghosts == k).mean()) for k, name in GHOST_ORIGINS.items()}
 
 
+def preselected(x: np.ndarray, features: Sequence[str]) -> np.ndarray:
+    """Which candidates of ``x (N, F)`` (columns named by ``features``) pass the chapter's
+    preselection :data:`~hepnb.chapters.ghost.schema.PRESELECTION` (best_pt < 10 GeV/c,
+    χ² < 400): boolean ``(N,)``."""
+    names = list(features)
+    keep = np.ones(len(x), bool)
+    for name, upper in PRESELECTION.items():
+        keep &= x[:, names.index(name)] < upper
+    return keep
+
+
+def ghost_composition(paths: Mapping[str, str | Path]) -> pd.DataFrame | None:
+    """Candidates, ghost rate and what the ghosts are made of (fraction per
+    :data:`~hepnb.chapters.ghost.schema.GHOST_ORIGINS`) of simulated ntuples, before and after
+    :func:`preselected`: one row per ``(track type, "all" | "preselected")``. None when a file
+    has no ``ghost_origin`` truth (real data)."""
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    for track, path in paths.items():
+        if "ghost_origin" not in io.open_tree(Path(path), TREE):
+            return None
+        t = io.read_tree(Path(path), TREE, ["ghost", "ghost_origin", *PRESELECTION])
+        ghost = t["ghost"].to_numpy() == 1
+        origin = t["ghost_origin"].to_numpy()
+        pre = np.ones(len(ghost), bool)
+        for name, upper in PRESELECTION.items():
+            pre &= t[name].to_numpy() < upper
+        for sel_name, sel in (("all", np.ones(len(ghost), bool)), ("preselected", pre)):
+            o = origin[sel & ghost]
+            rows[(track, sel_name)] = {
+                "candidates": float(sel.sum()),
+                "ghost rate": float(ghost[sel].mean()) if sel.any() else math.nan,
+                **{
+                    name: float((o == k).mean()) if len(o) else math.nan
+                    for k, name in GHOST_ORIGINS.items()
+                },
+            }
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    df.index = pd.MultiIndex.from_tuples(list(rows), names=["track", "selection"])
+    return df
+
+
 # --- dataset ---------------------------------------------------------------------------------
 
 
@@ -181,7 +239,9 @@ class Dataset:
 def dataset(cfg: GhostConfig) -> Dataset:
     """Training arrays from the ntuple of ``cfg.track`` (cached step ``dataset``).
 
-    Rows with NaN/inf features are dropped (counted); a seeded ``fraction`` is kept; the split
+    Rows with NaN/inf features are dropped (counted); the candidates failing the preselection
+    (:func:`preselected`: best_pt < 10 GeV/c, χ² < 400) are dropped; a seeded ``fraction`` of
+    the rest is kept; the split
     is 60/20/20 by **event** (the candidates of one event share hits, so they never straddle
     two splits), stratified by label; the training and validation splits are balanced
     (``cfg.balance``), the test split keeps the natural ghost fraction; the scaler
@@ -197,18 +257,18 @@ def dataset(cfg: GhostConfig) -> Dataset:
         return Dataset(load_split_arrays(st), cfg.track)
     src = sample(cfg)
     nt = read_ntuple(src, cfg.track)
-    n_ghost = int(nt.ghost.sum())
-    if n_ghost in (0, len(nt)):
+    feats = feature_names(cfg.track)
+    keep = np.flatnonzero(preselected(nt.x, feats))
+    n_ghost = int(nt.ghost[keep].sum())
+    if n_ghost in (0, len(keep)):
         what = "no ghost" if n_ghost == 0 else "only ghosts"
         raise ValueError(
-            f"{nt.path}: branch 'ghost' holds {what} ({n_ghost} ghosts in {len(nt)} tracks): "
-            "need both ghost and real tracks"
+            f"{nt.path}: branch 'ghost' holds {what} ({n_ghost} ghosts in {len(keep)} "
+            "preselected tracks): need both ghost and real tracks"
         )
-    keep = np.arange(len(nt))
     if cfg.fraction < 1.0:
         rng = np.random.default_rng(cfg.seed)
         keep = np.sort(rng.choice(keep, max(round(cfg.fraction * len(keep)), 1), replace=False))
-    feats = feature_names(cfg.track)
     scales = tail_scales(cfg.track)
     arrays = {
         "x": nt.x[keep],
@@ -231,6 +291,9 @@ def dataset(cfg: GhostConfig) -> Dataset:
             "features": list(feats),
             "n_read": nt.n_read,
             "n_nan_removed": nt.n_nan,
+            "preselection": dict(PRESELECTION),
+            "n_preselected": int(preselected(nt.x, feats).sum()),
+            "ghost_fraction_before_preselection": float(nt.ghost.mean()),
             "n_used": len(keep),
             "n_events": len(np.unique(nt.event[keep])),
             "split_by_event": nt.has_events,
@@ -355,13 +418,15 @@ def train_folder(cfg: GhostConfig, params: Mapping[str, Any]) -> Step:
 
 @dataclass
 class Trained:
-    """A trained network (best validation epoch), its history, hyperparameters and folder."""
+    """A trained network (weights of the epoch of best validation AUC, ``selected_epoch``),
+    its history, hyperparameters and folder."""
 
     model: MLP
     history: _train.History
     params: dict[str, Any]
     step: Step
     track: str
+    selected_epoch: int | None = None
 
     @property
     def onnx_path(self) -> Path:
@@ -372,9 +437,12 @@ class Trained:
 def train(
     cfg: GhostConfig, ds: Dataset | None = None, params: Mapping[str, Any] | None = None
 ) -> Trained:
-    """Train the network for up to ``cfg.epochs`` epochs (early stopping after 5 without
-    gain) with :func:`hepnb.chapters.base.train_step`, in the cached step ``train``; a rerun
-    resumes its checkpoint. ``params`` default to :func:`hyperparameters` of :func:`search`."""
+    """Train the network for up to ``cfg.epochs`` epochs with
+    :func:`hepnb.chapters.base.train_step`, in the cached step ``train``; a rerun resumes its
+    checkpoint. The epoch kept, early stopping (after 5 epochs without gain) and the learning
+    rate schedule follow the **validation AUC** (``monitor="val_auc"``), the metric the search
+    maximises, not the validation loss. ``params`` default to :func:`hyperparameters` of
+    :func:`search`."""
     ds = ds or dataset(cfg)
     params = dict(params) if params is not None else hyperparameters(cfg, search(cfg, ds))
     st = train_folder(cfg, params)
@@ -390,9 +458,10 @@ def train(
             lr=params["lr"],
             optimizer=params["optimizer"],
             early_stopping=5,
+            monitor="val_auc",
             progress=False,
         )
-    return Trained(model, history, params, st, cfg.track)
+    return Trained(model, history, params, st, cfg.track, history.best_epoch)
 
 
 # --- export ----------------------------------------------------------------------------------
@@ -449,26 +518,115 @@ def ensure_onnx(cfg: GhostConfig) -> Path:
 # --- evaluation ------------------------------------------------------------------------------
 
 
-def baselines(cfg: GhostConfig, ds: Dataset, x_test: np.ndarray) -> dict[str, np.ndarray]:
-    """Real-track scores (higher = more real) of the baselines on raw test features
-    ``x_test (N, F)``:
+#: Published ghost-killing working points: (real tracks kept, ghosts removed), as quoted.
+LHCB_REFERENCE: dict[str, tuple[str, str]] = {
+    "LHCb Run 2 offline ghost probability (LHCb-PUB-2017-011)": ("> 99 %", "≈ 60 %"),
+    "Allen HLT1 ghost-killer NN, Run 3": ("≈ 99 %", "≳ 40 %"),
+}
+
+
+def compare_with_lhcb(wp: Mapping[str, float], label: str = "this chapter") -> pd.DataFrame:
+    """:data:`LHCB_REFERENCE` with this chapter's working point ``wp`` (a row of
+    :func:`working_points`: test efficiency and ghost rejection with their 68 % intervals)
+    beside it."""
+    rows = {k: {"real tracks kept": a, "ghosts removed": b} for k, (a, b) in LHCB_REFERENCE.items()}
+
+    def fmt(k: str) -> str:
+        return f"{wp[k]:.1%} [{wp[k + '_lo']:.1%}, {wp[k + '_hi']:.1%}]"
+
+    rows[label] = {"real tracks kept": fmt("efficiency"), "ghosts removed": fmt("bkg_rejection")}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def working_points_record(wps: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
+    """:func:`working_points` as JSON-able ``{classifier: {criterion: {column: value}}}``
+    (numeric columns only) for :func:`hepnb.runs.record`."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    num = wps.select_dtypes("number")
+    for (clf, crit), row in num.iterrows():
+        out.setdefault(str(clf), {})[str(crit)] = {k: float(v) for k, v in row.items()}
+    return out
+
+
+def baseline_models(cfg: GhostConfig, ds: Dataset) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """The baselines, as functions of raw features ``x (N, F)`` returning real-track scores
+    (higher = more real):
 
     * ``BDT``: sklearn ``HistGradientBoostingClassifier`` trained on the raw training split
-      with the same class balancing as the network;
+      with the same class balancing as the network, its early stopping on the validation
+      split (whole events, as the network's);
     * ``χ²/ndof cut``: −χ²/ndof of the track fit.
     """
     feats = ds.features
-    tr = ds.arrays["train"]
+    tr, va = ds.arrays["train"], ds.arrays["val"]
     bdt = HistGradientBoostingClassifier(
-        max_iter=300,
-        learning_rate=0.1,
-        early_stopping=True,
-        validation_fraction=0.15,
-        random_state=cfg.seed,
+        max_iter=300, learning_rate=0.1, early_stopping=True, random_state=cfg.seed
     )
-    bdt.fit(tr["x"], tr["y"], sample_weight=tr.get("w"))
-    chi2 = x_test[:, feats.index("chi2")] / np.maximum(x_test[:, feats.index("ndof")], 1)
-    return {"BDT": 1.0 - bdt.predict_proba(x_test)[:, 1], "χ²/ndof cut": -chi2}
+    bdt.fit(
+        tr["x"],
+        tr["y"],
+        sample_weight=tr.get("w"),
+        X_val=va["x"],
+        y_val=va["y"],
+        sample_weight_val=va.get("w"),
+    )
+    i_chi2, i_ndof = feats.index("chi2"), feats.index("ndof")
+
+    def bdt_score(x: np.ndarray) -> np.ndarray:
+        return 1.0 - bdt.predict_proba(x)[:, 1]
+
+    def chi2_score(x: np.ndarray) -> np.ndarray:
+        return -x[:, i_chi2] / np.maximum(x[:, i_ndof], 1)
+
+    return {"BDT": bdt_score, "χ²/ndof cut": chi2_score}
+
+
+def baselines(cfg: GhostConfig, ds: Dataset, x_test: np.ndarray) -> dict[str, np.ndarray]:
+    """Real-track scores of :func:`baseline_models` on raw features ``x_test (N, F)``."""
+    return {name: f(x_test) for name, f in baseline_models(cfg, ds).items()}
+
+
+def working_points(
+    cfg: GhostConfig,
+    ds: Dataset,
+    scores_val: Mapping[str, np.ndarray],
+    scores_test: Mapping[str, np.ndarray],
+    *,
+    n_boot: int = 1000,
+) -> pd.DataFrame:
+    """Working points of every classifier, **chosen on the validation split and applied to the
+    test split** (:func:`hepnb.evaluate.working_points`): the tightest cut keeping
+    ``cfg.efficiency`` of the real validation tracks, and the cuts maximising Youden's J and F1.
+
+    Purity and F1 are those at the physical ghost fraction of the preselected sample (the
+    validation split may be balanced; the test split keeps the natural fraction); intervals
+    come from bootstrap resamples of whole test events.
+
+    Args:
+        scores_val, scores_test: ``{classifier: real-track score}`` on the validation ``(V,)``
+            and test ``(T,)`` splits of ``ds``.
+
+    Returns:
+        One row per ``(classifier, criterion)``; columns of ``evaluate.working_points``.
+    """
+    y_val = 1 - ds.arrays["val"]["y"]
+    y_test = 1 - ds.arrays["test"]["y"]
+    event = ds.arrays["test"]["event"]
+    frames = {
+        name: evaluate.working_points(
+            y_val,
+            scores_val[name],
+            y_test,
+            scores_test[name],
+            criteria=(("efficiency", cfg.efficiency), "youden_j", "f1"),
+            signal_fraction=1.0 - float(ds.info["ghost_fraction"]),
+            groups_test=event,
+            n_boot=n_boot,
+            seed=cfg.seed,
+        )
+        for name in scores_test
+    }
+    return pd.concat(frames, names=["classifier"])
 
 
 def ghost_rate(
@@ -478,11 +636,12 @@ def ghost_rate(
     candidates or those kept by a cut (``keep``, boolean ``(N,)``).
 
     Returns:
-        ``(bin centres, ghost rate, binomial error)``, each ``(n_bins,)``.
+        ``(bin centres (B,), ghost rate (B,), 68 % Wilson interval as errors (2, B))``
+        (:func:`hepnb.evaluate.binned_rate`).
     """
     sel = np.ones(len(ghost), bool) if keep is None else np.asarray(keep, bool)
-    c, m, e, _ = evaluate.binned_mean(values[sel], ghost[sel], bins)
-    return c, m, e
+    r = evaluate.binned_rate(values[sel], np.asarray(ghost)[sel] == 1, bins)
+    return r.centres, r.rate, r.yerr
 
 
 def ghost_rates(
@@ -492,9 +651,30 @@ def ghost_rates(
     bins: Mapping[str, Sequence[float]],
 ) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
     """:func:`ghost_rate` for every variable of ``bins`` present in ``kin`` and every
-    selection of ``keep``: ``{variable: {selection: (centres, rate, error)}}``."""
+    selection of ``keep``: ``{variable: {selection: (centres, rate, errors (2, B))}}``."""
     return {
         var: {name: ghost_rate(kin[var], ghost, k, bins[var]) for name, k in keep.items()}
         for var in bins
         if var in kin
     }
+
+
+def efficiencies(
+    kin: Mapping[str, np.ndarray],
+    ghost: np.ndarray,
+    keep: Mapping[str, np.ndarray],
+    bins: Mapping[str, Sequence[float]],
+) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Real-track efficiency of each cut of ``keep`` (boolean ``(N,)`` per cut) in bins of
+    every variable of ``bins`` present in ``kin``, with 68 % Wilson intervals:
+    ``{variable: {cut: (centres (B,), efficiency (B,), errors (2, B))}}``."""
+    real = np.asarray(ghost) == 0
+    out: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for var in bins:
+        if var not in kin:
+            continue
+        out[var] = {}
+        for name, k in keep.items():
+            r = evaluate.binned_rate(kin[var][real], np.asarray(k, bool)[real], bins[var])
+            out[var][name] = (r.centres, r.rate, r.yerr)
+    return out

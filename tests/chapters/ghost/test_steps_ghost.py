@@ -62,3 +62,5 @@ def test_training_folder_is_keyed_by_fields_and_hyperparameters(cfg):
     trained = chapter.train(no_search, params=params)
     assert trained.step.path == here.path and here.done and len(trained.history) == 2
     assert np.isfinite(trained.history["val_auc"]).all()
+    # the weights kept are those of the best validation AUC (the search's metric)
+    assert trained.selected_epoch == int(np.argmax(trained.history["val_auc"]))
