@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -161,7 +161,7 @@ def _make_optimizer(name: str, params: Iterable, lr: float, weight_decay: float)
     return table[name](params, lr=lr, weight_decay=weight_decay, **kwargs)
 
 
-def _make_scheduler(name: str | None, opt, epochs: int, mode: str = "min"):
+def _make_scheduler(name: str | None, opt, epochs: int, mode: Literal["min", "max"] = "min"):
     if name in (None, "none"):
         return None
     if name == "plateau":
