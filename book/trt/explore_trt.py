@@ -119,6 +119,16 @@ record(cfg.out_dir, "explore_ht_low_xe_barrel", float(np.nanmean(frac[x < 2.5]))
 # with a long Landau tail. Dividing by L removes the geometry: what remains is dE/dx, higher
 # for electrons (on the Fermi plateau of the relativistic rise) than for muons and pions at the
 # same momentum, and raised further when a TR photon is absorbed.
+#
+# **Limits of the ToT model.** The simulator's dE/dx rises by 15 % (Xe) from minimum
+# ionisation to the Fermi plateau, half-way at βγ ≈ 160, so muons from Z decays (βγ ≈ 400)
+# sit half-way up the rise. These parameters are *not* fitted to a published ATLAS
+# measurement: the TRT's ToT-based dE/dx (ATLAS Collaboration, JINST 12 (2017) P05002,
+# arXiv:1702.06473, section on particle identification with ToT) separates electrons from
+# pions mostly below a few GeV, and the size and position of the rise in the compressed ToT
+# scale are illustrative here. How much the ToT helps — the ToT likelihood, and the gap
+# between the LSTM with and without ToT in the next notebooks — depends on them, so read those
+# gains as properties of this model, not of the detector.
 
 # %%
 tot_per_l = {
@@ -161,14 +171,17 @@ record(cfg.out_dir, "explore_hits_transition", float(n_hits[(eta > 0.75) & (eta 
 # ## The classical method: an HT likelihood
 #
 # ATLAS combines the hits of a track in a likelihood: for each hit it looks up the HT
-# probability p_HT(γ, gas, straw layer, occupancy) under the electron hypothesis (γ = p/mₑ)
+# probability p_HT(γ, gas, detector part, occupancy) — barrel, end-cap A and end-cap B wheels
+# have their own onset curves — times per-hit corrections for the straw layer, the position
+# along the straw and the track-to-wire distance (Athena `HTcalculator`), under the electron
+# hypothesis (γ = p/mₑ)
 # and the pion hypothesis (γ = p/m_π), multiplies the hit probabilities (p_HT for an HT hit,
 # 1 − p_HT otherwise) along the track and forms
 #
 # $$\texttt{eProbHT} = \frac{\prod_i p_i(e)}{\prod_i p_i(e) + \prod_i p_i(\pi)} .$$
 #
-# It ignores the ToT and the finer per-straw effects; the neural network of this chapter sees
-# both. Here is how `eProbHT` separates the three samples.
+# It ignores the ToT, which ATLAS uses in a separate ToT likelihood (next notebooks). Here is
+# how `eProbHT` separates the three samples.
 
 # %%
 ax = hepnb.plot.hist1d(

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hepnb.chapters.base import Chapter, load_presets
-from hepnb.chapters.trt import display, reader, schema, sim
+from hepnb.chapters.trt import display, likelihood, reader, schema, sim, steps
 from hepnb.chapters.trt.config import TRTConfig
 from hepnb.chapters.trt.display import TRTEventDisplay
 from hepnb.chapters.trt.steps import (
@@ -44,6 +44,7 @@ __all__ = [
     "build_model",
     "dataset_step",
     "display",
+    "likelihood",
     "load_model",
     "load_prepared",
     "load_scores",
@@ -57,6 +58,7 @@ __all__ = [
     "schema",
     "scores_mapping",
     "sim",
+    "steps",
     "train",
 ]
 

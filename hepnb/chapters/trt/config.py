@@ -28,6 +28,9 @@ class TRTConfig(Config):
     """
 
     CHAPTER: ClassVar[str] = "trt"
+    #: 2: end-cap B HT constants, per-hit eProbHT corrections, a data sample that differs in
+    #: shape (onset, straw-layer gain, pion background with sWeights), pions split too.
+    VERSION: ClassVar[str] = "2"
 
     data_path: str = ""
     out_dir: str = "runs/trt"

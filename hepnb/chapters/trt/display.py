@@ -10,16 +10,31 @@ from typing import Any
 import awkward as ak
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
+from hepnb import evaluate
 from hepnb import plot as hplot
 from hepnb.chapters.trt import reader, sim
-from hepnb.chapters.trt.schema import DISPLAY_BRANCHES, DISPLAY_REGIONS, TRACK_FEATURES
+from hepnb.chapters.trt.schema import (
+    DISPLAY_BRANCHES,
+    DISPLAY_REGIONS,
+    REGION_LABELS,
+    TRACK_FEATURES,
+)
 from hepnb.data import SequenceDataset
 from hepnb.io import read_tree
 from hepnb.widgets import EventDisplay
 
-__all__ = ["TRTEventDisplay", "plot_data_vs_mc", "plot_onset", "plot_track_features"]
+__all__ = [
+    "TRTEventDisplay",
+    "plot_data_vs_mc",
+    "plot_onset",
+    "plot_rejection_by",
+    "plot_track_features",
+    "rejection_by",
+    "working_point_table",
+]
 
 _LT, _HT = "tab:blue", "tab:red"  # low- and high-threshold hits
 
@@ -198,17 +213,8 @@ def plot_data_vs_mc(mc: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray]
         mc, data: scores of one sample each, ``{"y": labels, "w": weights, <method>: score}``
             as :func:`hepnb.chapters.trt.steps.load_scores` returns them.
     """
-    methods = [k for k in data if k not in ("y", "w")]
+    methods = [k for k in ("eProbHT", "combined", "lstm", "optimum") if k in data and k in mc]
     fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
-    hplot.roc(
-        {f"{m} (data)": (data["y"], data[m]) for m in methods},
-        axes[0],
-        signal="electron",
-        background="muon",
-        experiment="ATLAS",
-        text="Internal",
-        rlabel="tag-and-probe",
-    )
     hplot.roc(
         {f"{m} (MC)": (mc["y"], mc[m]) for m in methods},
         axes[0],
@@ -216,9 +222,14 @@ def plot_data_vs_mc(mc: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray]
         background="muon",
         experiment="ATLAS",
         text="Internal",
+        rlabel="data: tag-and-probe, sWeighted",
     )
-    for line in axes[0].get_lines()[len(methods) :]:
+    for line in axes[0].get_lines():
         line.set_linestyle("--")
+    for m, line in zip(methods, list(axes[0].get_lines()), strict=True):
+        r = evaluate.roc(data["y"], data[m], data["w"])  # the data curves use the sWeights
+        keep = r.eff > 0.5
+        axes[0].plot(r.eff[keep], r.rejection[keep], color=line.get_color(), label=f"{m} (data)")
     axes[0].legend(fontsize="x-small")
     hplot.hist1d(
         {
@@ -235,3 +246,101 @@ def plot_data_vs_mc(mc: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray]
         text="Internal",
     )
     return fig
+
+
+def working_point_table(
+    val: Mapping[str, np.ndarray],
+    test: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    *,
+    eff: float = 0.9,
+    signal_fraction: float | None = 0.5,
+    weighted: bool = False,
+    n_boot: int = 500,
+) -> pd.DataFrame:
+    """Per classifier: the cut keeping ``eff`` of the validation electrons, applied to ``test``
+    (:func:`hepnb.evaluate.working_points`), with bootstrap intervals; purity and F1 at the
+    electron fraction ``signal_fraction``. ``weighted``: use both sets' ``w``."""
+    rows = []
+    for name in names:
+        wp = evaluate.working_points(
+            val["y"],
+            val[name],
+            test["y"],
+            test[name],
+            criteria=(("efficiency", eff),),
+            weight_val=val["w"] if weighted else None,
+            weight_test=test["w"] if weighted else None,
+            signal_fraction=signal_fraction,
+            n_boot=n_boot,
+        )
+        rows.append(wp.iloc[0].rename(name))
+    return pd.DataFrame(rows).rename_axis("classifier")
+
+
+def rejection_by(
+    val: Mapping[str, np.ndarray],
+    test: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    by: str = "region",
+    bins: Sequence[float] | None = None,
+    *,
+    eff: float = 0.9,
+) -> pd.DataFrame:
+    """Muon rejection and electron efficiency in bins of ``by`` (``"region"``: barrel, end-cap
+    A, end-cap B; or a column such as ``"occ"``) at the cut keeping ``eff`` of all validation
+    electrons, with Wilson intervals (:func:`hepnb.evaluate.binned_rate`).
+
+    Returns:
+        Long table: ``classifier``, ``bin`` (centre), ``label``, ``efficiency`` (+ ``_lo``/
+        ``_hi``), ``rejection`` (+ ``_lo``/``_hi``), ``n_bkg``.
+    """
+    x = np.asarray(test[by], dtype=float)
+    edges = np.arange(-0.5, len(REGION_LABELS)) if by == "region" else np.asarray(bins, float)
+    sig, bkg = test["y"] > 0.5, test["y"] < 0.5
+    out = []
+    for name in names:
+        cut = evaluate.rejection_at(val["y"], val[name], eff).threshold
+        passed = np.asarray(test[name]) >= cut
+        e = evaluate.binned_rate(x[sig], passed[sig], edges)
+        b = evaluate.binned_rate(x[bkg], passed[bkg], edges)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rej, lo, hi = 1 / b.rate, 1 / b.hi, 1 / b.lo
+        for i, c in enumerate(e.centres):
+            label = REGION_LABELS[i] if by == "region" else f"{edges[i]:.3g}–{edges[i + 1]:.3g}"
+            out.append(
+                {
+                    "classifier": name,
+                    "bin": c,
+                    "label": label,
+                    "efficiency": e.rate[i],
+                    "efficiency_lo": e.lo[i],
+                    "efficiency_hi": e.hi[i],
+                    "rejection": rej[i],
+                    "rejection_lo": lo[i],
+                    "rejection_hi": hi[i],
+                    "n_bkg": b.n[i],
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def plot_rejection_by(table: pd.DataFrame, ax=None, xlabel: str = "", experiment: str = "ATLAS"):
+    """Rejection with its interval per bin of a :func:`rejection_by` table, one marker series
+    per classifier (log scale)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 5))
+    names = list(dict.fromkeys(table["classifier"]))
+    for k, name in enumerate(names):
+        t = table[table["classifier"] == name]
+        pos = np.arange(len(t)) + (k - (len(names) - 1) / 2) * 0.08
+        err = np.abs(t[["rejection_lo", "rejection_hi"]].to_numpy().T - t["rejection"].to_numpy())
+        ax.errorbar(pos, t["rejection"], yerr=err, fmt="o", label=name, capsize=2)
+    t0 = table[table["classifier"] == names[0]]
+    ax.set_xticks(np.arange(len(t0)), t0["label"])
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("muon rejection at 90% electron efficiency")
+    ax.legend(fontsize="small")
+    hplot.label(ax, experiment)
+    return ax

@@ -227,18 +227,25 @@ def ht_onset(
     Args:
         arrays: tracks with ``p``, ``truthMass``, ``hit_HTMB``, ``hit_gasType``, ``hit_bec``.
         gas: ``"Xe"`` or ``"Ar"``.
-        region: ``"barrel"`` or ``"endcap"``.
+        region: ``"barrel"``, ``"endcap"`` (both wheel types), ``"endcapA"`` or ``"endcapB"``
+            (needs ``hit_layer``).
         bins: log10 γ bin edges (default 25 bins over [0.5, 5.5]).
 
     Returns:
         ``(log10γ bin centres, HT fraction, binomial error, hits per bin)``.
     """
-    if gas not in GAS or region not in REGION:
-        raise ValueError(f"gas={gas!r}, region={region!r}: expected Xe|Ar and barrel|endcap")
-    gas_code, bec_code = GAS[gas], REGION[region] + 1
+    if gas not in GAS or (region not in REGION and region != "endcap"):
+        raise ValueError(
+            f"gas={gas!r}, region={region!r}: expected Xe|Ar and barrel|endcap|endcapA|endcapB"
+        )
+    gas_code = GAS[gas]
     gamma = arrays["p"] / arrays["truthMass"]
     gamma_hit, _ = ak.broadcast_arrays(gamma, arrays["hit_HTMB"])
-    sel = (arrays["hit_gasType"] == gas_code) & (abs(arrays["hit_bec"]) == bec_code)
+    sel = (arrays["hit_gasType"] == gas_code) & (
+        abs(arrays["hit_bec"]) == min(REGION.get(region, 1), 1) + 1
+    )
+    if region in ("endcapA", "endcapB"):  # B wheels: hit_layer 6-13
+        sel = sel & ((arrays["hit_layer"] >= 6) == (region == "endcapB"))
     x = np.log10(ak.to_numpy(ak.flatten(gamma_hit[sel])))
     y = ak.to_numpy(ak.flatten(arrays["hit_HTMB"][sel]))
     return binned_mean(x, y, np.linspace(0.5, 5.5, 26) if bins is None else bins)

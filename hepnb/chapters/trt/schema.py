@@ -36,6 +36,7 @@ __all__ = [
     "EC_STRAWS_PHI",
     "EC_WHEELS",
     "FEATURE_BRANCHES",
+    "FIRST_B_LAYER",
     "GAS",
     "HIT_BRANCHES",
     "HIT_COUNTER",
@@ -51,6 +52,7 @@ __all__ = [
     "PDG_ID",
     "PRECISION_TOLERANCE_MM",
     "REGION",
+    "REGION_LABELS",
     "RT_COEFFICIENTS",
     "SPECIES",
     "STRAW_RADIUS",
@@ -196,8 +198,14 @@ SPECIES: tuple[str, ...] = ("electron", "muon", "pion")
 # ---------------------------------------------------------------------------------------------
 #: ``hit_gasType`` codes [PIDTOOL] (Athena also has 2 = krypton, treated as argon there).
 GAS: dict[str, int] = {"Xe": 0, "Ar": 1}
-#: Region index used by the HT calibration (|``hit_bec``| = 1 barrel, 2 end-cap).
-REGION: dict[str, int] = {"barrel": 0, "endcap": 1}
+#: Detector part of the HT calibration ("TrtPart" in [HTCALC]): barrel (|``hit_bec``| = 1),
+#: end-cap A wheels (|``hit_bec``| = 2, ``hit_layer`` 0–5) and end-cap B wheels (``hit_layer``
+#: 6–13). ``"endcap"`` is accepted as the end-cap A part where one region is asked for.
+REGION: dict[str, int] = {"barrel": 0, "endcapA": 1, "endcapB": 2}
+#: Display names of the :data:`REGION` parts.
+REGION_LABELS: tuple[str, ...] = ("barrel", "end-cap A", "end-cap B")
+#: First global end-cap straw layer of the B wheels (6 A-wheels × 16 layers).
+FIRST_B_LAYER = 96
 #: Tracks need at least this many TRT hits for particle identification [PIDTOOL].
 MIN_HITS_PID = 5
 
@@ -263,11 +271,17 @@ RT_COEFFICIENTS: tuple[float, float, float] = (2.0, 15.0, 2.5)
 #: Lorentz factors γ of :data:`ONSET_CALIBRATION`.
 ONSET_GAMMAS: tuple[float, ...] = (1e2, 1e3, 1e4, 1e5)
 #: HT (middle bit) probability at occupancy 0 of the default calibration [HTCALC], evaluated at
-#: :data:`ONSET_GAMMAS` from its ``pHTvsPGOG`` parameters (flat below γ ≈ 100), per (gas,
-#: region); end-cap = end-cap A wheels. The simulator's onset curves are fitted to these.
+#: :data:`ONSET_GAMMAS` from its ``pHTvsPGOG`` parameters (``par2`` of
+#: ``setDefaultCalibrationConstants``, flat below γ ≈ 100), per (gas, detector part). The
+#: end-cap B wheels have their own Xe constants (0.0433, 0.1824, 3.0730, 0.1244 for the
+#: offset, TR size, onset position and width: ≈ 0.25 at γ = 10⁴, ≈ 0.30 at 10⁵); for Ar in
+#: the B wheels [HTCALC] uses the end-cap A Ar curve. The simulator's onset curves are fitted
+#: to these.
 ONSET_CALIBRATION: dict[tuple[str, str], tuple[float, ...]] = {
     ("Xe", "barrel"): (0.026, 0.091, 0.172, 0.200),
-    ("Xe", "endcap"): (0.047, 0.095, 0.202, 0.227),
+    ("Xe", "endcapA"): (0.047, 0.095, 0.202, 0.227),
+    ("Xe", "endcapB"): (0.043, 0.108, 0.246, 0.298),
     ("Ar", "barrel"): (0.038, 0.059, 0.078, 0.096),
-    ("Ar", "endcap"): (0.039, 0.060, 0.084, 0.104),
+    ("Ar", "endcapA"): (0.039, 0.060, 0.084, 0.104),
+    ("Ar", "endcapB"): (0.039, 0.060, 0.084, 0.104),
 }

@@ -21,7 +21,9 @@ rad):
   calibration at occupancy 0 (Athena's ``HTcalculator`` defaults, tabulated in
   :data:`~hepnb.chapters.trt.schema.ONSET_CALIBRATION`; flat dE/dx plateau below γ ≈ 100; a symmetric logistic cannot be
   flat there and also reach the γ = 10³–10⁵ points). ``a`` is the ionisation (δ-ray) part and
-  ``p₀ − a`` the TR part. Occupancy adds an independent pile-up HT chance
+  ``p₀ − a`` the TR part. The barrel, the end-cap A wheels and the end-cap B wheels (global
+  end-cap layer ≥ 96) each have their own curve, as in the calibration (B-wheel Xe ≈ 0.25 at
+  γ = 10⁴, ≈ 0.30 at 10⁵; B-wheel Ar = A-wheel Ar, as Athena does). Occupancy adds an independent pile-up HT chance
   ``q = 1 − exp(−κ·occ)``, κ = 0.107: ``p = 1 − (1 − a·C_ion − (p₀ − a)·C_TR)(1 − q)``, the
   form of that calibration's occupancy term (``p₀ + (1 − p₀)·ΔOcc``); it reproduces its
   Xe-barrel values at occupancy 0.2 (0.047 at γ = 10, 0.190 at γ = 10⁴). The
@@ -40,14 +42,16 @@ rad):
   pT ≥ 1 GeV) spectra, |η| < 2, uniform φ; γ spans ≈ 10 (muons) to ≈ 10⁵ (electrons).
   Electrons, muons and pions get the **same** kinematic and occupancy distributions, so track
   kinematics carry no class information: everything that separates them is in the hits.
-* **"Data".** The probe trees differ from MC by higher pile-up (occupancy ×1.25), an HT
-  probability scaled by ``ht_scale`` = 1.05 and a ToT scale ``tot_scale`` = 0.97, and carry
-  tag-and-probe-like weights (purity < 1 at low pT) instead of 1 (see :data:`DATA_PARAMS`).
+* **"Data".** The probe trees differ from MC in shapes, not only scales: higher pile-up
+  (occupancy ×1.25), HT probability ×1.05, ToT ×0.97, a TR onset 0.1 later in log10 γ, a ±6 %
+  gain pattern over the straw layers (ToT and HT), and 8 % pion background among the probes
+  with sWeight-like signal weights from a Z-mass fit (:func:`sweights`; negative for
+  background-like masses) (see :data:`DATA_PARAMS`).
 
-``eProbHT`` is the classical ATLAS likelihood ∏pHT(e)/(∏pHT(e) + ∏pHT(π)) using only γ, gas,
-straw layer and occupancy (no ZR/rTrkWire corrections, no ToT, MC calibration also in data), so
-it is suboptimal by construction. :func:`log_likelihood_ratio` is the exact likelihood ratio of
-the model, computed from the stored branches: the Neyman–Pearson limit for these samples.
+``eProbHT`` is the classical ATLAS likelihood ∏pHT(e)/(∏pHT(e) + ∏pHT(π)) with γ, gas,
+detector part, occupancy and the per-hit corrections (straw layer × ZR × rTrkWire), no ToT,
+MC calibration (also on data). :func:`log_likelihood_ratio` is the simulator's exact ratio
+(HT and ToT, every correction, the response given), the bound for any classifier.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ from hepnb.chapters.trt.schema import (
     EC_RMIN,
     EC_STRAWS_PHI,
     EC_WHEELS,
+    FIRST_B_LAYER,
     GAS,
     HIT_BRANCHES,
     HIT_COUNTER,
@@ -108,6 +113,7 @@ __all__ = [
     "run",
     "simulate",
     "straw_layer_index",
+    "sweights",
 ]
 
 _TREE_ID = {name: i for i, name in enumerate(TREES)}
@@ -167,15 +173,24 @@ def straw_layer_index(bec: Any, layer: Any, strawlayer: Any) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Model parameters
 # ---------------------------------------------------------------------------------------------
-#: Gompertz onset parameters (a, b, c, d) per (gas, region), fitted to the ATLAS default
-#: calibration at occupancy 0 (:data:`~hepnb.chapters.trt.schema.ONSET_CALIBRATION`; ≤1.4 % off
-#: for Xe, ≤3.9 % for Ar).
+#: Gompertz onset parameters (a, b, c, d) per (gas, detector part: barrel, end-cap A, end-cap
+#: B), fitted to the ATLAS default calibration at occupancy 0
+#: (:data:`~hepnb.chapters.trt.schema.ONSET_CALIBRATION`; ≤1.4 % off for Xe, ≤3.9 % for Ar).
 _ONSET = np.array(
     [
-        [[0.02572, 0.17772, 3.00479, 0.57734], [0.04700, 0.18398, 3.14343, 0.48564]],  # Xe
-        [[0.03729, 0.06416, 3.13901, 0.89766], [0.03835, 0.07446, 3.24063, 0.92649]],  # Ar
+        [
+            [0.02572, 0.17772, 3.00479, 0.57734],
+            [0.04700, 0.18398, 3.14343, 0.48564],
+            [0.04277, 0.27023, 3.21882, 0.62225],
+        ],  # Xe
+        [
+            [0.03729, 0.06416, 3.13901, 0.89766],
+            [0.03835, 0.07446, 3.24063, 0.92649],
+            [0.03835, 0.07446, 3.24063, 0.92649],  # as [HTCALC]: EB argon = EA argon
+        ],  # Ar
     ]
 )
+N_PARTS = 3
 #: Pile-up HT chance q = 1 − exp(−κ·occ): matches the default calibration's occupancy term
 #: ΔOcc = 0.0918·occ + 0.0744·occ² (Xe barrel) at occ = 0.2 (see the schema's [HTCALC]).
 _OCC_KAPPA = 0.107
@@ -198,6 +213,12 @@ class TRTParams:
         rise: relativistic rise of the ToT from minimum ionisation to the Fermi plateau, (Xe, Ar).
         rise_center: log10 βγ at half the rise.
         rise_width: width of the rise in log10 βγ.
+        onset_shift: shift of the TR onset towards higher log10 γ (a different radiator or
+            gas mixture than simulated).
+        layer_gain: amplitude of a per-straw-layer gas-gain pattern multiplying ToT and HT
+            probability (``1 + layer_gain·sin(…)`` per layer).
+        bkg_fraction: fraction of background (pion) tracks among the probes; the tracks then
+            carry sWeight-like signal weights from a mass fit (may be negative).
     """
 
     ht_scale: float = 1.0
@@ -212,12 +233,25 @@ class TRTParams:
     rise: tuple[float, float] = (0.15, 0.12)
     rise_center: float = 2.2
     rise_width: float = 0.4
+    onset_shift: float = 0.0
+    layer_gain: float = 0.0
+    bkg_fraction: float = 0.0
 
 
 #: Nominal simulation.
 MC_PARAMS = TRTParams()
-#: "Data": more pile-up, HT probability ×1.05, ToT ×0.97, tag-and-probe weights.
-DATA_PARAMS = TRTParams(ht_scale=1.05, tot_scale=0.97, pileup_mean=40.0, tp_weights=True)
+#: "Data": more pile-up, HT probability ×1.05, ToT ×0.97, the TR onset 0.1 later in log10 γ,
+#: a ±6 % gain pattern over the straw layers, 8 % background (pions) among the probes and
+#: sWeight-like weights.
+DATA_PARAMS = TRTParams(
+    ht_scale=1.05,
+    tot_scale=0.97,
+    pileup_mean=40.0,
+    tp_weights=True,
+    onset_shift=0.1,
+    layer_gain=0.06,
+    bkg_fraction=0.08,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,18 +289,32 @@ def _gas_code(gas: Any) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # HT probability
 # ---------------------------------------------------------------------------------------------
-_ONSET_FLAT = _ONSET.reshape(4, 4)  # row = 2·gas + endcap; columns a, b, c, d
+_ONSET_FLAT = _ONSET.reshape(2 * N_PARTS, 4)  # row = 3·gas + part; columns a, b, c, d
 
 
-def _onset(log10_gamma: np.ndarray, gas: np.ndarray, endcap: np.ndarray) -> np.ndarray:
-    a, b, c, d = _ONSET_FLAT[2 * np.asarray(gas, dtype=np.int64) + endcap].T
+def _part(endcap: np.ndarray, sl: np.ndarray) -> np.ndarray:
+    """Detector part of a hit: 0 barrel, 1 end-cap A, 2 end-cap B (global layer index ``sl``)."""
+    sl = np.asarray(sl, dtype=np.int64)
+    return np.where(endcap, np.where(sl >= FIRST_B_LAYER, 2, 1), 0)
+
+
+def _onset(log10_gamma: np.ndarray, gas: np.ndarray, part: np.ndarray) -> np.ndarray:
+    a, b, c, d = _ONSET_FLAT[N_PARTS * np.asarray(gas, dtype=np.int64) + part].T
     return a + b * np.exp(-np.exp(-(log10_gamma - c) / d))
 
 
-def _onset_tracks(log10_gamma: np.ndarray) -> np.ndarray:
-    """Onset per track for the four (gas, region) combinations, shape (n, 4)."""
+def _onset_tracks(log10_gamma: np.ndarray, shift: float = 0.0) -> np.ndarray:
+    """Onset per track for the six (gas, part) combinations, shape (n, 6)."""
     a, b, c, d = _ONSET_FLAT.T
-    return a + b * np.exp(-np.exp(-(log10_gamma[:, None] - c) / d))
+    return a + b * np.exp(-np.exp(-(log10_gamma[:, None] - shift - c) / d))
+
+
+def _layer_gain(endcap: np.ndarray, sl: np.ndarray, amplitude: float) -> np.ndarray | None:
+    """Per-straw-layer gain factor of the "data" response (None when the amplitude is 0)."""
+    if amplitude == 0:
+        return None
+    idx = np.asarray(sl, dtype=np.float64) + N_BARREL_LAYERS * np.asarray(endcap)
+    return 1.0 + amplitude * np.sin(2.399 * idx + 0.7)
 
 
 def _straw_layer_table() -> np.ndarray:
@@ -362,9 +410,10 @@ def _p_ht(
     ht_scale: float = 1.0,
 ) -> np.ndarray:
     """Elementwise HT probability (all inputs broadcast)."""
-    combo = 2 * np.asarray(gas, dtype=np.int64) + endcap
+    part = _part(endcap, sl)
+    combo = N_PARTS * np.asarray(gas, dtype=np.int64) + part
     ion = _ONSET_FLAT[combo, 0]
-    tr = _onset(log10_gamma, gas, endcap) - ion
+    tr = _onset(log10_gamma, gas, part) - ion
     return _p_from_parts(ion, tr, _corrections(endcap, sl, zr, r), _pileup_ht(occ), ht_scale)[0]
 
 
@@ -375,11 +424,13 @@ def _p_ht_hits(
     combo: np.ndarray,
     corr: tuple[np.ndarray, np.ndarray],
     ht_scale: float = 1.0,
+    shift: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """HT probability (and TR fraction of HT hits) of flat hits (fast path): γ and occupancy per track, ``combo`` = 2·gas +
-    end-cap and the per-straw corrections ``corr`` = (C_ion, C_TR) per hit."""
+    """HT probability (and TR fraction of HT hits) of flat hits (fast path): γ and occupancy
+    per track, ``combo`` = 3·gas + part and the per-straw corrections ``corr`` = (C_ion, C_TR)
+    per hit; ``shift`` moves the onset (log10 γ)."""
     ion = _ONSET_FLAT[combo, 0]
-    tr = _onset_tracks(log10_gamma_trk).ravel()[4 * trk + combo] - ion
+    tr = _onset_tracks(log10_gamma_trk, shift).ravel()[2 * N_PARTS * trk + combo] - ion
     return _p_from_parts(ion, tr, corr, _pileup_ht(occ_trk)[trk], ht_scale)
 
 
@@ -426,12 +477,13 @@ def onset_curve(
     Args:
         log10_gamma: log10 of the Lorentz factor.
         gas: ``"Xe"`` or ``"Ar"``.
-        region: ``"barrel"`` or ``"endcap"``.
+        region: ``"barrel"``, ``"endcapA"`` (or ``"endcap"``) or ``"endcapB"``.
         occupancy: track occupancy (≥ 0).
 
     Returns:
         HT probability at each ``log10_gamma``.
     """
+    region = "endcapA" if region == "endcap" else region
     if region not in REGION:
         raise ValueError(f"region must be one of {sorted(REGION)}, got {region!r}")
     x = np.asarray(log10_gamma, dtype=np.float64)
@@ -457,10 +509,13 @@ def _tot_loc_scale(
     trk: np.ndarray,
     gas: np.ndarray,
     prm: TRTParams,
+    gain: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Continuous ToT = loc + scale·M (M standard Moyal) of flat hits, before any HT extra."""
     rise = _rise_tracks(log10_bg_trk, prm).ravel()[2 * trk + gas]
     base = prm.tot_scale * np.asarray(prm.tot_k)[gas] * length * rise
+    if gain is not None:
+        base = base * gain
     return base, np.maximum(base * np.asarray(prm.tot_width)[gas], 1e-9)
 
 
@@ -649,15 +704,15 @@ def _fill(
     zr = np.where(endcap, hit_r32, np.abs(hit_z32)).astype(np.float64)
     log_g = np.log10(p32.astype(np.float64) / MASS[species])  # per track
     occ64 = occ32.astype(np.float64)
-    combo = 2 * gas + endcap
-    c_sl = _corr_straw_layer(endcap, gl)
-    c_zr = c_sl * _corr_zr(endcap, zr)
-    corr = (c_zr * _corr_r_ion(r), c_zr * _corr_r_tr(r))
-    ph, frac_tr = _p_ht_hits(log_g, occ64, trk, combo, corr, prm.ht_scale)
+    combo = N_PARTS * gas + _part(endcap, gl)
+    corr_mc = _corrections(endcap, gl, zr, r)
+    gain = _layer_gain(endcap, gl, prm.layer_gain)
+    corr = corr_mc if gain is None else (corr_mc[0] * gain, corr_mc[1] * gain)
+    ph, frac_tr = _p_ht_hits(log_g, occ64, trk, combo, corr, prm.ht_scale, prm.onset_shift)
     u = rng.random(nh)
     ht = (u < ph).astype(np.int32)
     is_tr = u < ph * frac_tr  # the HT hits where a TR photon was absorbed
-    loc, scale = _tot_loc_scale(l32.astype(np.float64), log_g, trk, gas, prm)
+    loc, scale = _tot_loc_scale(l32.astype(np.float64), log_g, trk, gas, prm, gain)
     extra = np.where(is_tr, np.asarray(prm.tot_tr)[gas], np.asarray(prm.tot_ion_ht)[gas] * ht)
     loc = loc + prm.tot_scale * extra
     moyal = -np.log(np.maximum(rng.standard_normal(nh) ** 2, 1e-300))
@@ -701,8 +756,66 @@ def _fill(
         "sumToT": np.bincount(trk, weights=tot, minlength=n).astype(f32),
         "sumL": np.bincount(trk, weights=l32, minlength=n).astype(f32),
     }
-    track["eProbHT"] = _eprob_flat(p32, occ32, counts, ht, combo, c_sl)
+    # ATLAS's eProbHT: MC calibration, all per-hit corrections (straw layer × ZR × rTrkWire)
+    track["eProbHT"] = _eprob_flat(p32, occ32, counts, ht, combo, corr_mc)
     return {"track": track, "hits": hits, "counts": counts}
+
+
+#: Tag-and-probe mass fit of the "data" probes: window (GeV), Z peak (Gaussian resolution) and
+#: the slope of the exponential background (1/GeV).
+_MASS_WINDOW = (71.0, 111.0)
+_M_Z, _SIGMA_M, _BKG_SLOPE = 91.19, 3.0, 0.04
+
+
+def _mass_pdfs(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = _MASS_WINDOW
+    norm_s = special.ndtr((hi - _M_Z) / _SIGMA_M) - special.ndtr((lo - _M_Z) / _SIGMA_M)
+    f_s = np.exp(-0.5 * ((m - _M_Z) / _SIGMA_M) ** 2) / (np.sqrt(2 * np.pi) * _SIGMA_M * norm_s)
+    f_b = _BKG_SLOPE * np.exp(-_BKG_SLOPE * (m - lo)) / -np.expm1(-_BKG_SLOPE * (hi - lo))
+    return f_s, f_b
+
+
+def _draw_mass(n_s: int, n_b: int, rng: np.random.Generator) -> np.ndarray:
+    lo, hi = _MASS_WINDOW
+    a, b = special.ndtr((lo - _M_Z) / _SIGMA_M), special.ndtr((hi - _M_Z) / _SIGMA_M)
+    m_s = _M_Z + _SIGMA_M * special.ndtri(a + (b - a) * rng.random(n_s))
+    u = rng.random(n_b)
+    m_b = lo - np.log1p(u * np.expm1(-_BKG_SLOPE * (hi - lo))) / _BKG_SLOPE
+    return np.concatenate([m_s, m_b])
+
+
+def sweights(mass: np.ndarray, n_signal: float, n_background: float) -> np.ndarray:
+    """Signal sWeights of a two-component (Z peak + exponential) mass fit with the yields given.
+
+    w_s(m) = (V_ss f_s(m) + V_sb f_b(m)) / (N_s f_s(m) + N_b f_b(m)), V⁻¹ = Σ f_i f_j / (N_s f_s +
+    N_b f_b)² over the events (Pivk & Le Diberder, NIM A 555 (2005) 356): weighted
+    distributions of variables independent of the mass are those of the signal; background-like
+    masses get negative weights.
+    """
+    f_s, f_b = _mass_pdfs(np.asarray(mass, dtype=np.float64))
+    den = n_signal * f_s + n_background * f_b
+    f = np.stack([f_s, f_b])
+    v = np.linalg.inv((f[:, None, :] * f[None, :, :] / den**2).sum(-1))
+    return (v[0, 0] * f_s + v[0, 1] * f_b) / den
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "track": {k: np.concatenate([a["track"][k], b["track"][k]]) for k in a["track"]},
+        "hits": {k: np.concatenate([a["hits"][k], b["hits"][k]]) for k in a["hits"]},
+        "counts": np.concatenate([a["counts"], b["counts"]]),
+    }
+
+
+def _probe_chunk(m: int, species: str, gen: np.random.Generator, prm: TRTParams) -> dict:
+    """Probes with a ``bkg_fraction`` of pions, weighted by their signal sWeights."""
+    n_b = int(gen.binomial(m, prm.bkg_fraction))
+    if n_b == 0 or n_b == m:
+        return _chunk(m, species, gen, prm)
+    out = _merge(_chunk(m - n_b, species, gen, prm), _chunk(n_b, "pion", gen, prm))
+    mass = _draw_mass(m - n_b, n_b, gen)
+    out["track"]["weight"] = sweights(mass, m - n_b, n_b).astype(np.float32)
+    return out
 
 
 def _to_branches(chunk: dict[str, Any]) -> dict[str, Any]:
@@ -737,7 +850,10 @@ def _iter_chunks(
             gen = np.random.default_rng(rng.integers(0, 2**63))
         else:
             gen = np.random.default_rng(_seed_sequence(seed, tree, i))
-        yield _chunk(m, species, gen, prm)
+        if prm.bkg_fraction > 0 and species != "pion":
+            yield _probe_chunk(m, species, gen, prm)
+        else:
+            yield _chunk(m, species, gen, prm)
 
 
 def simulate(
@@ -911,7 +1027,8 @@ def _eprob_flat(
     counts: np.ndarray,
     ht: np.ndarray,
     combo: np.ndarray,
-    c_sl: np.ndarray,
+    corr: tuple[np.ndarray, np.ndarray],
+    llr: bool = False,
 ) -> np.ndarray:
     n = len(counts)
     trk = np.repeat(np.arange(n), counts)
@@ -919,30 +1036,46 @@ def _eprob_flat(
     is_ht = np.asarray(ht) > 0
     ll = []
     for mass in (MASS["electron"], MASS["pion"]):
-        ph = _p_ht_hits(np.log10(p64 / mass), occ64, trk, combo, (c_sl, c_sl))[0]
+        ph = _p_ht_hits(np.log10(p64 / mass), occ64, trk, combo, corr)[0]
         ll.append(np.bincount(trk, weights=np.where(is_ht, np.log(ph), np.log1p(-ph)), minlength=n))
-    return special.expit(ll[0] - ll[1])
+    return ll[0] - ll[1] if llr else special.expit(ll[0] - ll[1])
 
 
-def eprob_ht(arrays: Any) -> np.ndarray:
+def eprob_ht(arrays: Any, *, per_hit: bool = True, llr: bool = False) -> np.ndarray:
     """Classical ATLAS eProbHT of each track, recomputed from its hits.
 
-    Uses pHT(γ, gas, straw layer, occupancy) for the electron and the pion mass hypotheses (no
-    ZR or rTrkWire corrections, no ToT, MC calibration): ∏pHT(e) / (∏pHT(e) + ∏pHT(π)), with
-    pHT for HT hits and 1 − pHT for the others. Equals the stored ``eProbHT`` branch.
+    ∏pHT(e) / (∏pHT(e) + ∏pHT(π)) over the hits (pHT for HT hits, 1 − pHT for the others) with
+    the electron and the pion mass hypotheses and the MC calibration, no ToT. pHT depends on
+    γ, gas, detector part (barrel, end-cap A, end-cap B) and occupancy, times ATLAS's per-hit
+    corrections [HTCALC ``getProbHT``]: straw layer × position along the straw (ZR: |z| in the
+    barrel, r in the end-caps) × track-to-wire distance, calibrated separately for electrons
+    (Z→ee) and non-electrons (Z→μμ) there. Here they are the simulator's corrections of the
+    ionisation and TR parts, so the effective correction differs between the two hypotheses
+    as ATLAS's Zee and Zmm tables do. Equals the stored ``eProbHT`` branch.
 
     Args:
         arrays: awkward record array (or dict) with ``p``, ``trkOcc`` and the hit branches.
+        per_hit: all three per-hit corrections; False: the straw-layer term only (the
+            simpler table, for comparison).
+        llr: return log L(e)/L(π) instead (its logit: no saturation at 1 for clear electrons).
 
     Returns:
         eProbHT per track (float64; 0.5 for a track without hits).
     """
-    fields = ("hit_HTMB", "hit_gasType", "hit_bec", "hit_layer", "hit_strawlayer")
+    fields: tuple[str, ...] = ("hit_HTMB", "hit_gasType", "hit_bec", "hit_layer", "hit_strawlayer")
+    if per_hit:
+        fields += ("hit_HitZ", "hit_HitR", "hit_rTrkWire")
     counts, hits = _flat_hits(arrays, fields)
     endcap, gas, sl = _hit_geometry(hits)
     p, occ = _track(arrays, "p"), _track(arrays, "trkOcc")
-    c_sl = _corr_straw_layer(endcap, sl)
-    return _eprob_flat(p, occ, counts, hits["hit_HTMB"], 2 * gas + endcap, c_sl)
+    if per_hit:
+        zr = np.where(endcap, hits["hit_HitR"], np.abs(hits["hit_HitZ"])).astype(np.float64)
+        corr = _corrections(endcap, sl, zr, hits["hit_rTrkWire"].astype(np.float64))
+    else:
+        c_sl = _corr_straw_layer(endcap, sl)
+        corr = (c_sl, c_sl)
+    combo = N_PARTS * gas + _part(endcap, sl)
+    return _eprob_flat(p, occ, counts, hits["hit_HTMB"], combo, corr, llr)
 
 
 def log_likelihood_ratio(
@@ -981,14 +1114,17 @@ def log_likelihood_ratio(
     r = hits["hit_rTrkWire"].astype(np.float64)
     length = hits["hit_L"].astype(np.float64)
     ht = np.asarray(hits["hit_HTMB"]) > 0
-    combo = 2 * gas + endcap
+    combo = N_PARTS * gas + _part(endcap, sl)
     corr = _corrections(endcap, sl, zr, r)
+    gain = _layer_gain(endcap, sl, prm.layer_gain)
+    if gain is not None:
+        corr = (corr[0] * gain, corr[1] * gain)
     k = np.clip(np.rint(hits["hit_tot"].astype(np.float64) / TOT_BIN), 0, TOT_NBINS)
     out = np.zeros(n)
     for sign, species in ((1.0, "electron"), (-1.0, background)):
         log_g = np.log10(p64 / MASS[species])
-        ph, frac_tr = _p_ht_hits(log_g, occ64, trk, combo, corr, prm.ht_scale)
-        loc, scale = _tot_loc_scale(length, log_g, trk, gas, prm)
+        ph, frac_tr = _p_ht_hits(log_g, occ64, trk, combo, corr, prm.ht_scale, prm.onset_shift)
+        loc, scale = _tot_loc_scale(length, log_g, trk, gas, prm, gain)
         ll = np.where(ht, np.log(ph), np.log1p(-ph))
         ll[~ht] += _log_bin_prob(k[~ht], loc[~ht], scale[~ht])
         g, lo, sc, f = gas[ht], loc[ht], scale[ht], frac_tr[ht]

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from hepnb import data, io
 from hepnb import train as _train
 from hepnb.chapters import base
-from hepnb.chapters.trt import reader, sim
+from hepnb.chapters.trt import likelihood, reader, sim
 from hepnb.chapters.trt.config import TRTConfig
 from hepnb.chapters.trt.schema import (
     FEATURE_BRANCHES,
@@ -45,12 +45,17 @@ from hepnb.models.lstm import HitLSTM
 from hepnb.runs import Step, step
 
 __all__ = [
+    "CLASSIFIERS",
     "DATASET_FIELDS",
     "LSTM_FIELDS",
     "SAMPLE_FIELDS",
+    "SIGNAL_FRACTION",
+    "VARIANTS",
     "Prepared",
     "build_model",
+    "classical_scores",
     "dataset_step",
+    "fit_tot",
     "load_model",
     "load_prepared",
     "load_scores",
@@ -74,10 +79,40 @@ LSTM_FIELDS = (*DATASET_FIELDS, "hidden", "lr", "batch_size")
 SAMPLE_FILE = "trt_sim.root"
 SCORES = "scores.npz"
 SIGNAL, BACKGROUND = "electron", "muon"
-#: Sample → (signal tree, background tree): "mc" is split, "data" is a second test set.
-SAMPLES = {"mc": ("electron_mc", "muon_mc"), "data": ("electron_probes", "muon_probes")}
+#: Sample → (signal tree, background trees): "mc" is split, "data" is a second test set.
+SAMPLES = {
+    "mc": ("electron_mc", ("muon_mc", "pion_mc")),
+    "data": ("electron_probes", ("muon_probes",)),
+}
+#: Species code of the ``species`` column (tree index in ``SAMPLES["mc"]``).
+SPECIES_CODE = {"electron": 0, "muon": 1, "pion": 2}
 FRACTIONS = (0.6, 0.2, 0.2)
 _SEQUENCE = ("hits", "hits_offsets", "features", "y", "w")
+#: The classifiers of the comparison, in table order (present ones only): ATLAS's HT
+#: likelihood (as its log-ratio, the logit of eProbHT), the ToT likelihood, their product, the
+#: LSTM without ToT, the LSTM, the LSTM trained against pions, the simulator's likelihood ratio
+#: (on data: with the data response) and on data the ratio with the MC response.
+CLASSIFIERS = (
+    "eProbHT",
+    "ToT",
+    "combined",
+    "lstm_ht",
+    "lstm",
+    "lstm_pion",
+    "optimum",
+    "optimum_mc",
+)
+#: The LSTM variants: name → (training set, validation set, ToT hidden).
+VARIANTS = {
+    "lstm": ("train", "val", False),
+    "lstm_ht": ("train", "val", True),
+    "lstm_pion": ("pion_train", "pion_val", False),
+}
+#: Electron fraction used for purity and F1: BR(Z→ee) = BR(Z→μμ) (lepton universality), the
+#: mix of a Z tag-and-probe sample of electrons and muons.
+SIGNAL_FRACTION = 0.5
+#: The evaluated samples: e/μ validation and test, the "data" probes, and electrons vs pions.
+SCORED = ("val", "test", "data", "pion_val", "pion_test")
 
 
 # --- sample -----------------------------------------------------------------------------------
@@ -108,24 +143,45 @@ class Prepared:
     """The datasets of the dataset step.
 
     Attributes:
-        train, val, test: splits of the simulated ("mc") electrons and muons.
-        data: the tag-and-probe "data" sample (None if the ntuple has no probe trees).
-        baselines: ``{"test"|"data": {name: score (N,)}}`` — ``eProbHT`` and, for simulated
-            samples, ``optimum`` (the simulator's exact log-likelihood ratio).
+        sets: ``train``, ``val``, ``test`` (electrons and muons of each split), ``pion_train``,
+            ``pion_val``, ``pion_test`` (electrons and pions of each split, when the sample has
+            pions) and ``data`` (the tag-and-probe sample, when present).
+        baselines: per set, per-track columns: ``eProbHT`` (its log-ratio), ``region`` (0
+            barrel, 1 end-cap A, 2 end-cap B: where most hits are), ``occ``, ``species`` and,
+            for simulated samples, ``eProbHT_sl`` (straw-layer correction only), ``optimum``
+            (the simulator's log-likelihood ratio against the set's background; on data with
+            the data response) and on data ``optimum_mc`` (with the MC response).
         hits, tracks: standard scalers of the hit and track features, fitted on ``train``.
         info: what the step recorded: ``counts``, ``source``, ``simulated``.
         step: the step folder.
     """
 
-    train: SequenceDataset
-    val: SequenceDataset
-    test: SequenceDataset
-    data: SequenceDataset | None
+    sets: dict[str, SequenceDataset]
     baselines: dict[str, dict[str, np.ndarray]]
     hits: Scaler
     tracks: Scaler
     info: dict[str, Any]
     step: Step
+
+    @property
+    def train(self) -> SequenceDataset:
+        """Electrons and muons of the training split."""
+        return self.sets["train"]
+
+    @property
+    def val(self) -> SequenceDataset:
+        """Electrons and muons of the validation split."""
+        return self.sets["val"]
+
+    @property
+    def test(self) -> SequenceDataset:
+        """Electrons and muons of the test split."""
+        return self.sets["test"]
+
+    @property
+    def data(self) -> SequenceDataset | None:
+        """The tag-and-probe "data" sample, if any."""
+        return self.sets.get("data")
 
     @property
     def simulated(self) -> bool:
@@ -143,10 +199,30 @@ def dataset_step(cfg: TRTConfig) -> Step:
     return step(cfg, "dataset", DATASET_FIELDS)
 
 
-def _baselines(arrays: ak.Array, simulated: bool) -> dict[str, np.ndarray]:
-    out = {"eProbHT": ak.to_numpy(arrays["eProbHT"]).astype(np.float64)}
-    if simulated:
+def _region(arrays: ak.Array) -> np.ndarray:
+    """Detector part where most of a track's hits are (0 barrel, 1 end-cap A, 2 end-cap B)."""
+    z = abs(arrays["hit_HitZ"])
+    n = [ak.to_numpy(ak.sum(c, axis=1)) for c in (z < 800, (z >= 800) & (z < 1720), z >= 1720)]
+    return np.argmax(np.stack(n, axis=1), axis=1).astype(np.int8)
+
+
+def _baselines(arrays: ak.Array, simulated: bool, key: str) -> dict[str, np.ndarray]:
+    out = {
+        "region": _region(arrays),
+        "occ": ak.to_numpy(arrays["trkOcc"]).astype(np.float64),
+    }
+    if not simulated:
+        e = np.clip(ak.to_numpy(arrays["eProbHT"]).astype(np.float64), 1e-12, 1 - 1e-12)
+        out["eProbHT"] = np.log(e / (1 - e))
+        return out
+    out["eProbHT"] = sim.eprob_ht(arrays, llr=True)
+    out["eProbHT_sl"] = sim.eprob_ht(arrays, per_hit=False, llr=True)
+    if key == "data":  # the bound on data uses the data response; the MC one is shown beside
+        out["optimum"] = sim.log_likelihood_ratio(arrays, background=BACKGROUND, data=True)
+        out["optimum_mc"] = sim.log_likelihood_ratio(arrays, background=BACKGROUND)
+    else:
         out["optimum"] = sim.log_likelihood_ratio(arrays, background=BACKGROUND)
+        out["optimum_pion"] = sim.log_likelihood_ratio(arrays, background="pion")
     return out
 
 
@@ -171,13 +247,20 @@ def _make_dataset(cfg: TRTConfig, st: Step, progress: bool) -> None:
             if key == "data" and "no tree" in str(exc):
                 log.warning("%s has no tag-and-probe trees: no 'data' test set", path)
                 continue
-            raise
+            if key == "mc" and "no tree" in str(exc) and "pion_mc" in str(exc):
+                log.warning("%s has no pion_mc tree: no electron/pion comparison", path)
+                raw = reader.read_trees(path, sig, bkg[:1], branches=branches)
+            else:
+                raise
         n_before = sum(len(a) for a in raw)
         raw = [reader.drop_short(a, cfg.min_hits) for a in raw]
         counts[f"{key}_dropped_short"] = n_before - sum(len(a) for a in raw)
         datasets[key] = reader.to_dataset(raw, cfg.min_hits)
-        parts = [_baselines(a, simulated) for a in raw]
+        parts = [_baselines(a, simulated, key) for a in raw]
         baselines[key] = {n: np.concatenate([b[n] for b in parts]) for n in parts[0]}
+        baselines[key]["species"] = np.concatenate(
+            [np.full(len(a), i, dtype=np.int8) for i, a in enumerate(raw)]
+        )
         counts[f"{key}_tracks"] = len(datasets[key])
     mc = datasets["mc"]
     extra = {}
@@ -194,7 +277,7 @@ def _make_dataset(cfg: TRTConfig, st: Step, progress: bool) -> None:
         _columns(mc, baselines["mc"]),
         sequences={"hits": (mc.items.numpy(), mc.offsets.numpy())},
         seed=cfg.seed,
-        stratify=mc.y.numpy(),
+        stratify=baselines["mc"]["species"],
         fractions=FRACTIONS,
         scalers={
             "hits": lambda a: Scaler.standard(a, HIT_FEATURES),
@@ -225,32 +308,76 @@ def prepare(cfg: TRTConfig, progress: bool = True) -> dict[str, Any]:
     return st.info()
 
 
+def _subset(a: Mapping[str, np.ndarray], idx: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The tracks ``idx`` of a saved sample (all when None), hit sequences included."""
+    if idx is None:
+        return dict(a)
+    n = len(a["y"])
+    out = {k: v[idx] for k, v in a.items() if k not in ("hits", "hits_offsets") and len(v) == n}
+    out["hits"], out["hits_offsets"] = data.take_sequences(a["hits"], a["hits_offsets"], idx)
+    return out
+
+
 def load_prepared(cfg: TRTConfig, progress: bool = True) -> Prepared:
     """The datasets of ``cfg`` (made first by :func:`prepare` when missing)."""
     prepare(cfg, progress)
     loaded = base.load_split_arrays(dataset_step(cfg))
     arrays = loaded.arrays
+    sets: dict[str, SequenceDataset] = {}
+    baselines: dict[str, dict[str, np.ndarray]] = {}
 
-    def seq(name: str) -> SequenceDataset:
-        a = arrays[name]
-        return SequenceDataset(*(a[k] for k in _SEQUENCE))
+    def add(name: str, a: Mapping[str, np.ndarray], idx: np.ndarray | None = None) -> None:
+        a = _subset(a, idx)
+        sets[name] = SequenceDataset(*(a[k] for k in _SEQUENCE))
+        baselines[name] = {k: v for k, v in a.items() if k not in (*_SEQUENCE, "index")}
 
-    def extra(name: str) -> dict[str, np.ndarray]:
-        return {k: v for k, v in arrays[name].items() if k not in (*_SEQUENCE, "index")}
-
-    has_data = "data" in arrays
-    baselines = {"test": extra("test")} | ({"data": extra("data")} if has_data else {})
+    for split in ("train", "val", "test"):
+        a = arrays[split]
+        species = a.get("species", np.where(a["y"] > 0.5, 0, 1))
+        add(split, a, np.flatnonzero(species != SPECIES_CODE["pion"]))
+        baselines[split].pop("optimum_pion", None)
+        if (species == SPECIES_CODE["pion"]).any():
+            add(f"pion_{split}", a, np.flatnonzero(species != SPECIES_CODE["muon"]))
+            b = baselines[f"pion_{split}"]
+            if "optimum_pion" in b:
+                b["optimum"] = b.pop("optimum_pion")
+    if "data" in arrays:
+        add("data", arrays["data"])
     return Prepared(
-        train=seq("train"),
-        val=seq("val"),
-        test=seq("test"),
-        data=seq("data") if has_data else None,
+        sets=sets,
         baselines=baselines,
         hits=_checked(loaded.scalers["hits"], HIT_FEATURES),
         tracks=_checked(loaded.scalers["features"], TRACK_FEATURES),
         info=loaded.info,
         step=loaded.step,
     )
+
+
+def fit_tot(p: Prepared) -> likelihood.ToTLikelihood:
+    """The ToT likelihood calibrated on the training split's electrons and muons only."""
+    ds = p.train
+    species = np.where(ds.y.numpy() > 0.5, "electron", "muon")
+    return likelihood.fit(ds.items.numpy(), ds.offsets.numpy(), ds.features.numpy()[:, 1], species)
+
+
+def classical_scores(p: Prepared) -> dict[str, dict[str, np.ndarray]]:
+    """ToT likelihood and combined HT+ToT likelihood of every evaluated set.
+
+    The ToT likelihood (:mod:`~hepnb.chapters.trt.likelihood`) is calibrated on the training
+    split (:func:`fit_tot`) and tests the electron hypothesis against the set's background
+    (muon, or pion for the ``pion_*`` sets); ``combined`` adds the HT log-ratio of ``eProbHT``
+    (ATLAS's ``eProbabilityComb``: the product of the two likelihoods).
+    """
+    tot = fit_tot(p)
+    out = {}
+    for name in SCORED:
+        if name not in p.sets:
+            continue
+        ds = p.sets[name]
+        bkg = "pion" if name.startswith("pion") else "muon"
+        llr = tot.llr(ds.items.numpy(), ds.offsets.numpy(), ds.features.numpy()[:, 1], bkg)
+        out[name] = {"ToT": llr, "combined": p.baselines[name]["eProbHT"] + llr}
+    return out
 
 
 def _checked(scaler: Scaler, names: tuple[str, ...]) -> Scaler:
@@ -266,27 +393,48 @@ def build_model(p: Prepared, hidden: int = 64, head: tuple[int, ...] = (128,)) -
     return model.set_normalization(p.hits, p.tracks)
 
 
-def loaders(p: Prepared, batch_size: int = 256) -> dict[str, Any]:
-    """Batch loaders for train (shuffled), val and test (and data, if present)."""
+def _input(p: Prepared, name: str, hide_tot: bool = False) -> SequenceDataset:
+    """The set ``name``; with ``hide_tot`` its ToT column set to the training mean (0 after
+    scaling), so that a model sees no ToT."""
+    ds = p.sets[name]
+    if not hide_tot:
+        return ds
+    col = HIT_FEATURES.index("hit_tot")
+    items = ds.items.numpy().copy()
+    items[:, col] = p.hits.offset[col]
+    return SequenceDataset(
+        items, ds.offsets.numpy(), ds.features.numpy(), ds.y.numpy(), ds.w.numpy()
+    )
+
+
+def loaders(p: Prepared, batch_size: int = 256, variant: str = "lstm") -> dict[str, Any]:
+    """Batch loaders of a model variant: train (shuffled), val, and every scored set."""
+    train_set, val_set, hide = VARIANTS[variant]
     out = {
-        "train": data.batch_loader(p.train, batch_size, shuffle=True),
-        "val": data.batch_loader(p.val, 1024),
-        "test": data.batch_loader(p.test, 1024),
+        "train": data.batch_loader(_input(p, train_set, hide), batch_size, shuffle=True),
+        "val": data.batch_loader(_input(p, val_set, hide), 1024),
     }
-    if p.data is not None:
-        out["data"] = data.batch_loader(p.data, 1024)
+    for name in SCORED:
+        if name in p.sets:
+            out[f"score_{name}"] = data.batch_loader(_input(p, name, hide), 1024)
     return out
 
 
-def lstm_step(cfg: TRTConfig) -> Step:
-    """The training step folder of ``cfg`` (``lstm-<key>/``)."""
-    return step(cfg, "lstm", LSTM_FIELDS)
+def lstm_step(cfg: TRTConfig, variant: str = "lstm") -> Step:
+    """The training step folder of a model variant (``<variant>-<key>/``)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant={variant!r}: expected one of {list(VARIANTS)}")
+    return step(cfg, variant, LSTM_FIELDS)
 
 
-def train(cfg: TRTConfig, progress: bool = True) -> tuple[HitLSTM, _train.History, Prepared]:
-    """Train the LSTM (resuming its checkpoint) and score the test and data samples.
+def train(
+    cfg: TRTConfig, progress: bool = True, variant: str = "lstm"
+) -> tuple[HitLSTM, _train.History, Prepared]:
+    """Train a model variant (resuming its checkpoint) and score every evaluated set.
 
-    Up to ``cfg.epochs`` epochs of :func:`hepnb.train.fit` in the ``lstm-<key>/`` folder
+    Variants (:data:`VARIANTS`): ``lstm`` (electrons vs muons, all features), ``lstm_ht`` (the
+    same without ToT), ``lstm_pion`` (electrons vs pions). Up to ``cfg.epochs`` epochs of
+    :func:`hepnb.train.fit` in the ``<variant>-<key>/`` folder
     (:func:`hepnb.chapters.base.train_step`): checkpoints, best model and MLflow store go there,
     and the scores to ``scores.npz`` beside them.
 
@@ -294,21 +442,23 @@ def train(cfg: TRTConfig, progress: bool = True) -> tuple[HitLSTM, _train.Histor
         ``(model with the best weights, history, datasets)``.
     """
     p = load_prepared(cfg, progress)
-    st = lstm_step(cfg)
+    if VARIANTS[variant][0] not in p.sets:
+        raise ValueError(f"variant {variant!r} needs the set {VARIANTS[variant][0]!r}")
+    st = lstm_step(cfg, variant)
     epochs_before = st.info().get("epochs_run")
     _train.set_seed(cfg.seed)
     model = build_model(p, hidden=cfg.hidden)
-    ld = loaders(p, cfg.batch_size)
+    ld = loaders(p, cfg.batch_size, variant)
     history = base.train_step(
         cfg,
         model,
         {"train": ld["train"], "val": ld["val"]},
         st,
-        params={"n_train": len(p.train), "simulated": p.simulated},
+        params={"n_train": len(ld["train"].dataset), "simulated": p.simulated, "variant": variant},
         progress=progress,
     )
     if epochs_before != len(history) or not (st / SCORES).exists():
-        save_scores(model, p, st / SCORES, cfg.device, progress)
+        save_scores(model, p, st / SCORES, cfg.device, progress, variant)
     return model, history, p
 
 
@@ -318,38 +468,51 @@ def save_scores(
     path: str | Path,
     device: str = "auto",
     progress: bool = True,
+    variant: str = "lstm",
 ) -> Path:
-    """Score the test set (and the data set) and save them with labels, weights and baselines
-    as ``<sample>/<name>`` arrays (``sample``: ``test`` or ``data``)."""
-    ld = loaders(p)
+    """Score every evaluated set (:data:`SCORED`) with the model, saved as ``<set>/score``."""
+    ld = loaders(p, variant=variant)
     arrays: dict[str, np.ndarray] = {}
-    for key, ds in (("test", p.test), ("data", p.data)):
-        if ds is None:
-            continue
-        s, y = _train.predict(model, ld[key], device, progress=progress)
-        arrays |= {f"{key}/lstm": s, f"{key}/y": y, f"{key}/w": ds.w.numpy()}
-        arrays |= {f"{key}/{n}": v for n, v in p.baselines.get(key, {}).items()}
+    for name in SCORED:
+        if f"score_{name}" in ld:
+            s, _ = _train.predict(model, ld[f"score_{name}"], device, progress=progress)
+            arrays[f"{name}/score"] = s
     return io.save_arrays(path, **arrays)
 
 
-def load_scores(cfg: TRTConfig, progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
-    """Scores per sample, ``{"test"|"data": {"y", "w", "lstm", "eProbHT"[, "optimum"]}}``, of
-    the model ``cfg`` describes; trained first (:func:`train`) if it has none yet."""
-    st = lstm_step(cfg)
-    if not (st.done and (st / SCORES).exists()):
-        train(cfg, progress)
-    result: dict[str, dict[str, np.ndarray]] = {}
-    for k, v in io.load_arrays(st / SCORES).items():
-        sample_name, name = k.split("/", 1)
-        result.setdefault(sample_name, {})[name] = v
+def load_scores(
+    cfg: TRTConfig, progress: bool = True, variants: tuple[str, ...] = tuple(VARIANTS)
+) -> dict[str, dict[str, np.ndarray]]:
+    """Labels, weights, per-track columns and every classifier's score per evaluated set.
+
+    ``{"val"|"test"|"data"|"pion_val"|"pion_test": {"y", "w", "region", "occ", "eProbHT",
+    "ToT", "combined", "lstm_ht", "lstm", "lstm_pion", "optimum"[, "optimum_mc"], ...}}``; each
+    model variant is trained first (:func:`train`) if it has no scores yet.
+    """
+    p = load_prepared(cfg, progress)
+    result = {
+        name: {"y": ds.y.numpy(), "w": ds.w.numpy(), **p.baselines[name]}
+        for name, ds in p.sets.items()
+        if name in SCORED
+    }
+    for name, cols in classical_scores(p).items():
+        result[name] |= cols
+    for variant in variants:
+        if VARIANTS[variant][0] not in p.sets:
+            continue
+        st = lstm_step(cfg, variant)
+        if not (st.done and (st / SCORES).exists()):
+            train(cfg, progress, variant)
+        for k, v in io.load_arrays(st / SCORES).items():
+            result[k.split("/", 1)[0]][variant] = v
     return result
 
 
-def load_model(cfg: TRTConfig) -> HitLSTM:
-    """The best model of ``cfg`` (scaling included), trained first if there is none."""
-    st = lstm_step(cfg)
+def load_model(cfg: TRTConfig, variant: str = "lstm") -> HitLSTM:
+    """The best model of a variant of ``cfg`` (scaling included), trained first if needed."""
+    st = lstm_step(cfg, variant)
     if not (st.done and (st / _train.BEST).exists()):
-        train(cfg)
+        train(cfg, variant=variant)
     state = torch.load(st / _train.BEST, map_location="cpu", weights_only=True)
     model = HitLSTM(len(HIT_FEATURES), len(TRACK_FEATURES), hidden=cfg.hidden)
     model.load_state_dict(state)
@@ -357,5 +520,5 @@ def load_model(cfg: TRTConfig) -> HitLSTM:
 
 
 def scores_mapping(scores: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The classifier scores of one sample (everything but labels and weights)."""
-    return {k: v for k, v in scores.items() if k not in ("y", "w")}
+    """The classifier scores of one set, in :data:`CLASSIFIERS` order."""
+    return {k: scores[k] for k in CLASSIFIERS if k in scores}

@@ -11,7 +11,8 @@ import pytest
 import torch
 import uproot
 
-from hepnb import cli, io
+from hepnb import cli, evaluate, io
+from hepnb.chapters import base
 from hepnb.chapters import trt as chapter
 from hepnb.chapters.trt import reader, schema, sim
 from hepnb.runs import ConfigError
@@ -124,8 +125,9 @@ def test_real_ntuple_glob_without_probe_trees(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         p = chapter.load_prepared(cfg, progress=False)
     assert "no 'data' test set" in caplog.text
-    assert not p.simulated and p.data is None and p.counts["mc_tracks"] == 800
-    assert list(p.baselines) == ["test"] and list(p.baselines["test"]) == ["eProbHT"]
+    assert not p.simulated and p.data is None and p.counts["mc_tracks"] == 1200  # e, μ, π
+    assert "data" not in p.baselines and "optimum" not in p.baselines["test"]
+    assert {"eProbHT", "region", "occ"} <= set(p.baselines["test"])
     assert p.info["source"] == [str(tmp_path / "real_1.root"), str(tmp_path / "real_2.root")]
     assert not _folders(tmp_path / "run", "sample")  # nothing simulated
 
@@ -173,18 +175,20 @@ def test_generate_through_the_cli(tmp_path, capsys):
 def test_standalone_scores_model_and_training_split_scaling(run):
     cfg, scores = run["cfg"], run["scores"]
     out = Path(cfg.out_dir)
-    assert set(scores) == {"test", "data"}
-    assert {"y", "w", "lstm", "eProbHT", "optimum"} <= set(scores["test"])
-    assert len(scores["test"]["y"]) == pytest.approx(0.2 * 2 * N_TRACKS, abs=2)
-    assert [len(_folders(out, n)) for n in ("sample", "dataset", "lstm")] == [1, 1, 1]
+    assert set(scores) == {"val", "test", "data", "pion_val", "pion_test"}
+    names = {"eProbHT", "ToT", "combined", "lstm_ht", "lstm", "lstm_pion", "optimum"}
+    assert {"y", "w", "region", "occ"} | names <= set(scores["test"])
+    assert len(scores["test"]["y"]) == pytest.approx(0.2 * 2 * N_TRACKS, abs=3)
+    folders = ("sample", "dataset", "lstm", "lstm_ht", "lstm_pion")
+    assert [len(_folders(out, n)) for n in folders] == [1, 1, 1, 1, 1]
     assert (out / "config.yaml").exists()
     p = chapter.load_prepared(cfg, progress=False)
     assert p.step.path == chapter.dataset_step(cfg).path
     c = p.counts
-    assert c["train"] + c["val"] + c["test"] == c["mc_tracks"] == 2 * N_TRACKS
+    assert c["train"] + c["val"] + c["test"] == c["mc_tracks"] == 3 * N_TRACKS
     model = chapter.load_model(cfg)
     assert torch.allclose(model.hit_mean, torch.as_tensor(p.hits.mean))  # scaling inside
-    train_items = p.train.items.numpy()
+    train_items = base.load_split_arrays(p.step).arrays["train"]["hits"]  # e, μ and π
     assert np.allclose(p.hits.mean, train_items.mean(0), rtol=1e-4, atol=1e-4)  # train only
     assert p.hits.names == schema.HIT_FEATURES and p.tracks.names == schema.TRACK_FEATURES
 
@@ -270,3 +274,37 @@ def test_more_epochs_resume_the_same_checkpoint(run):
     assert st.info()["epochs_run"] == 2
     scores = chapter.load_scores(longer, progress=False)
     assert not np.array_equal(scores["test"]["lstm"], run["scores"]["test"]["lstm"])
+
+
+# --- classical likelihoods, data, pions ------------------------------------------------------
+def test_tot_likelihood_is_calibrated_on_the_training_split(run):
+    p = chapter.load_prepared(run["cfg"], progress=False)
+    ref = chapter.steps.fit_tot(p)
+    test = p.sets["test"]
+    test.items[:, schema.HIT_FEATURES.index("hit_tot")] *= 3.0  # spoil the test tracks
+    assert np.array_equal(chapter.steps.fit_tot(p).means, ref.means)
+    p.sets["train"].items[:, schema.HIT_FEATURES.index("hit_tot")] *= 1.5
+    assert not np.allclose(chapter.steps.fit_tot(p).means, ref.means)
+
+
+def test_combined_likelihood_beats_each_part(run):
+    s = run["scores"]["test"]
+    auc = {k: evaluate.auc(s["y"], s[k]) for k in ("eProbHT", "ToT", "combined")}
+    assert auc["combined"] >= max(auc["eProbHT"], auc["ToT"]) - 0.002
+    assert auc["ToT"] > 0.6  # the ToT carries information of its own
+
+
+def test_data_weights_are_used(run):
+    d = run["scores"]["data"]
+    assert d["w"].min() < 0  # sWeights: background among the probes
+    weighted = evaluate.rejection_at(d["y"], d["eProbHT"], 0.9, d["w"]).rejection
+    unweighted = evaluate.rejection_at(d["y"], d["eProbHT"], 0.9).rejection
+    assert weighted != pytest.approx(unweighted, rel=0.02)
+    assert {"optimum", "optimum_mc"} <= set(d)  # the bound on data, and the MC-calibrated one
+
+
+def test_pion_rejection_is_reported(run):
+    pi = run["scores"]["pion_test"]
+    assert set(np.unique(pi["y"])) == {0.0, 1.0}
+    for name in ("eProbHT", "combined", "lstm", "lstm_pion", "optimum"):
+        assert np.isfinite(evaluate.rejection_at(pi["y"], pi[name], 0.9).rejection)

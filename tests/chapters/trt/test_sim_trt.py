@@ -8,7 +8,7 @@ import pytest
 from scipy import special, stats
 from sklearn.metrics import roc_curve
 
-from hepnb import io
+from hepnb import evaluate, io
 from hepnb.chapters.trt import sim as trt
 from hepnb.chapters.trt.schema import (
     DATA_TREES,
@@ -192,12 +192,16 @@ def test_root_file_schema_and_consistency(root_file):
         np.testing.assert_allclose(tn["p"], tn["pT"] * np.cosh(tn["eta"]), rtol=1e-5)
         np.testing.assert_allclose(tn["theta"], 2 * np.arctan(np.exp(-tn["eta"])), rtol=1e-5)
         species = tree.split("_")[0]
-        assert set(np.unique(np.abs(tn["pdgId"]))) == {trt.PDG_ID[species]}
-        np.testing.assert_allclose(tn["truthMass"], trt.MASS[species], rtol=1e-6)
+        pdg = np.abs(tn["pdgId"])
         if tree in MC_TREES:
+            assert set(np.unique(pdg)) == {trt.PDG_ID[species]}
+            np.testing.assert_allclose(tn["truthMass"], trt.MASS[species], rtol=1e-6)
             assert np.all(tn["weight"] == 1)
-        else:
-            assert tn["weight"].min() > 0.8 and tn["weight"].max() <= 1
+        else:  # probes: some pion background, sWeights (negative for background-like masses)
+            assert set(np.unique(pdg)) <= {trt.PDG_ID[species], trt.PDG_ID["pion"]}
+            sig = pdg == trt.PDG_ID[species]
+            np.testing.assert_allclose(tn["truthMass"][sig], trt.MASS[species], rtol=1e-6)
+            assert tn["weight"].max() < 2
         # the stored eProbHT is the classical one recomputed from the hits
         np.testing.assert_array_equal(tn["eProbHT"], trt.eprob_ht(a))
 
@@ -233,16 +237,25 @@ def test_data_differs_from_mc_as_documented():
     mc = trt.simulate(8000, "electron", seed=21)
     data = trt.simulate(8000, "electron", seed=21, data=True)
     assert data["trkOcc"].mean() > 1.15 * mc["trkOcc"].mean()
-    ht_mc = mc["nHThits"].sum() / mc["nTRThits"].sum()
-    ht_data = data["nHThits"].sum() / data["nTRThits"].sum()
-    assert ht_data > 1.04 * ht_mc
+    # below the TR onset (muons) the HT scale and pile-up raise the HT fraction ...
+    mu_mc, mu_data = trt.simulate(8000, "muon", seed=21), trt.simulate(8000, "muon", data=True)
+    ht = {
+        k: a["nHThits"].sum() / a["nTRThits"].sum() for k, a in (("mc", mu_mc), ("data", mu_data))
+    }
+    assert ht["data"] > 1.04 * ht["mc"]
+    # ... while for electrons the later onset takes part of it back: a shape, not a scale
+    sig = np.abs(data["pdgId"]) == 11
+    ht_e_data = data["nHThits"][sig].sum() / data["nTRThits"][sig].sum()
+    ht_e_mc = mc["nHThits"].sum() / mc["nTRThits"].sum()
+    assert ht_e_data / ht_e_mc < ht["data"] / ht["mc"]
     # ToT scale ×0.97 (non-HT hits, same kinematics)
     tot_l = {
         k: (flat(a, "hit_tot") / flat(a, "hit_L"))[flat(a, "hit_HTMB") == 0].mean()
         for k, a in (("mc", mc), ("data", data))
     }
-    assert 0.94 < tot_l["data"] / tot_l["mc"] < 0.995
+    assert 0.9 < tot_l["data"] / tot_l["mc"] < 0.995
     assert np.all(mc["weight"] == 1) and data["weight"].mean() < 1
+    assert data["weight"].min() < 0  # sWeights of background-like probes
     assert trt.DATA_PARAMS.ht_scale == 1.05 and trt.DATA_PARAMS.tot_scale == 0.97
 
 
@@ -326,3 +339,47 @@ def test_bad_parameters_raise(tmp_path):
     with pytest.raises(ValueError, match="data_fraction"):
         trt.generate(tmp_path / "x.root", n_tracks=10, data_fraction=-0.5, progress=False)
     assert not (tmp_path / "x.root").exists()
+
+
+def test_endcap_b_has_its_own_onset():
+    """End-cap B Xe straws follow their own calibration, ≈ 0.25 at γ = 10⁴ and ≈ 0.30 at 10⁵."""
+    b = trt.onset_curve(np.array([4.0, 5.0]), "Xe", "endcapB")
+    a = trt.onset_curve(np.array([4.0, 5.0]), "Xe", "endcapA")
+    np.testing.assert_allclose(b, [0.246, 0.298], atol=0.002)
+    assert np.all(b > 1.15 * a)
+    # a hit in a B wheel (global end-cap layer >= 96) uses it
+    p = trt.p_ht(1e5, "Xe", 2, [50, 120], 0.0)
+    assert p[1] > 1.1 * p[0]
+
+
+def test_eprob_ht_per_hit_corrections_help():
+    e, m = trt.simulate(3000, "electron", seed=8), trt.simulate(3000, "muon", seed=9)
+    y = np.r_[np.ones(3000), np.zeros(3000)]
+    full = np.r_[trt.eprob_ht(e, llr=True), trt.eprob_ht(m, llr=True)]
+    sl = np.r_[trt.eprob_ht(e, per_hit=False, llr=True), trt.eprob_ht(m, per_hit=False, llr=True)]
+    assert evaluate.auc(y, full) >= evaluate.auc(y, sl) - 1e-4
+
+
+def test_data_optimum_uses_the_data_response():
+    """On data, the ratio with the data response beats the one with the MC response."""
+    e = trt.simulate(4000, "electron", seed=31, data=True)
+    m = trt.simulate(4000, "muon", seed=32, data=True)
+    true = np.r_[np.abs(e["pdgId"]) == 11, np.abs(m["pdgId"]) == 13]
+    y = np.r_[np.ones(4000), np.zeros(4000)][true]
+    data_llr = np.r_[trt.log_likelihood_ratio(e, data=True), trt.log_likelihood_ratio(m, data=True)]
+    mc_llr = np.r_[trt.log_likelihood_ratio(e), trt.log_likelihood_ratio(m)]
+    assert evaluate.auc(y, data_llr[true]) > evaluate.auc(y, mc_llr[true])
+    assert (
+        evaluate.rejection_at(y, data_llr[true], 0.9).rejection
+        > evaluate.rejection_at(y, mc_llr[true], 0.9).rejection
+    )
+
+
+def test_sweights_subtract_the_background():
+    rng = np.random.default_rng(0)
+    from hepnb.chapters.trt.sim import _draw_mass
+
+    m = _draw_mass(9000, 1000, rng)
+    w = trt.sweights(m, 9000, 1000)
+    assert w.sum() == pytest.approx(9000, rel=0.02)
+    assert w[9000:].sum() == pytest.approx(0, abs=150) and w.min() < 0
