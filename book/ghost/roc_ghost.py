@@ -122,6 +122,16 @@ ax = hepnb.plot.roc(
 )
 
 # %% [markdown]
+# The ghost rejection at the efficiencies of the table, with its bootstrap error bars: where
+# the bars of two methods overlap, this test sample cannot tell them apart (the paired Δ
+# column of the table is the sharper comparison).
+
+# %%
+ax = hepnb.plot.rejection_vs_efficiency(
+    report, signal="real track", background="ghost", experiment="LHCb", text="Simulation"
+)
+
+# %% [markdown]
 # ## Working points
 #
 # Three ways of choosing the cut, each on the **validation** split: the tightest cut keeping

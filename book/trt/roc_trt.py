@@ -83,6 +83,14 @@ ax = hepnb.plot.roc(
 report.display()
 
 # %% [markdown]
+# The muon rejection at a few electron efficiencies with its bootstrap error bars:
+
+# %%
+ax = hepnb.plot.rejection_vs_efficiency(
+    report, effs=(0.80, 0.85, 0.90, 0.95), signal="electron", background="muon", experiment="ATLAS"
+)
+
+# %% [markdown]
 # Where the LSTM's gain comes from: `lstm_ht` against `eProbHT` is what learning does with
 # the HT hits alone; `combined` against `eProbHT` is what the ToT adds to a classical
 # likelihood; `lstm` against `combined` is what is left for the network.
