@@ -53,6 +53,7 @@ import hepnb.plot
 from hepnb import evaluate
 from hepnb.chapters import trt as chapter
 from hepnb.runs import record
+from hepnb.widgets import ThresholdExplorer
 
 cfg = chapter.Config.from_namespace(globals())
 hepnb.plot.style("ATLAS")
@@ -135,6 +136,29 @@ wp[
         "f1",
     ]
 ].round(4)
+
+# %% [markdown]
+# ### Moving the working point
+#
+# The threshold explorer moves the working point along the ROC curves of all the classifiers
+# at once, on the **validation** split, where working points are chosen: the slider sets the
+# electron efficiency, and the table gives for each classifier the cut, the efficiency
+# reached, the muon efficiency, the rejection with a quick binomial error, the purity and F1.
+# What a chosen cut then does on the test tracks is the table above. The dropdown picks whose
+# score distribution is shown with its cut. Without a live kernel (the published book) it
+# shows the 90 % working point.
+
+# %%
+val_classifiers = {k: v for k, v in chapter.scores_mapping(val).items() if k in classifiers}
+explorer = ThresholdExplorer(
+    val["y"],
+    val_classifiers,
+    efficiency=0.90,
+    classifier="lstm",
+    signal="electron",
+    background="muon",
+)
+explorer
 
 # %% [markdown]
 # ## Per detector region and vs occupancy

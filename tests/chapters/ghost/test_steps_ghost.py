@@ -42,13 +42,16 @@ def test_onnx_takes_raw_features_and_separates_ghosts(cfg, exported):
 
 
 def test_more_trials_resume_the_search_and_a_rerun_reuses_the_model(cfg, exported):
+    mtime = exported.stat().st_mtime_ns
+    assert chapter.ensure_onnx(cfg) == exported and exported.stat().st_mtime_ns == mtime
     first = chapter.search(cfg)
     assert first.n_complete + first.n_pruned == 2
     more = chapter.search(cfg.replace(n_trials=3))
     assert more.n_complete + more.n_pruned == 3
     assert more.path.parent == first.path.parent  # the same search step
-    mtime = exported.stat().st_mtime_ns
-    assert chapter.ensure_onnx(cfg) == exported and exported.stat().st_mtime_ns == mtime
+    # the model follows the study's best trial: the folder of its hyperparameters
+    best = chapter.train_folder(cfg, chapter.hyperparameters(cfg, more))
+    assert chapter.ensure_onnx(cfg).parent == best.path
 
 
 def test_training_folder_is_keyed_by_fields_and_hyperparameters(cfg):
