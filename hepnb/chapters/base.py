@@ -253,14 +253,26 @@ def split_normalise_save(
     return load_split_arrays(st)
 
 
-def load_split_arrays(st: Step) -> Prepared:
-    """Load what :func:`split_normalise_save` saved in ``st``."""
+def load_split_arrays(st: Step, names: Mapping[str, Sequence[str]] | None = None) -> Prepared:
+    """Load what :func:`split_normalise_save` saved in ``st``.
+
+    Args:
+        st: the dataset step.
+        names: scaler name → the feature names the caller expects it to be fitted on; a
+            scaler fitted on other features is an error naming the file.
+    """
     flat = io.load_arrays(st / "arrays.npz")
     arrays: dict[str, dict[str, np.ndarray]] = {}
     for key, a in flat.items():
         sample, name = key.split("/", 1)
         arrays.setdefault(sample, {})[name] = a
-    scalers = {k: data.Scaler.from_dict(v) for k, v in io.read_json(st / "scalers.json").items()}
+    path = st / "scalers.json"
+    try:
+        scalers = {
+            k: data.Scaler.from_dict(v, (names or {}).get(k)) for k, v in io.read_json(path).items()
+        }
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     return Prepared(step=st, arrays=arrays, scalers=scalers, info=st.info())
 
 

@@ -254,7 +254,7 @@ def dataset(cfg: GhostConfig) -> Dataset:
     """
     st = step(cfg, "dataset", DATASET_FIELDS)
     if st.done:
-        return Dataset(load_split_arrays(st), cfg.track)
+        return Dataset(load_split_arrays(st, {"x": feature_names(cfg.track)}), cfg.track)
     src = sample(cfg)
     nt = read_ntuple(src, cfg.track)
     feats = feature_names(cfg.track)
