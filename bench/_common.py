@@ -8,6 +8,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from hepnb.chapters.trt import sim as trt_sim
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -44,3 +46,22 @@ def trt_sample(n_tracks: int, seed: int = 0) -> Path:
     if not path.exists():
         trt_sim.generate(path, n_tracks=n_tracks, seed=seed, data=False)
     return path
+
+
+def verdict(ratios, target: float | None, label: str) -> str:
+    """The ratio as median of per-cycle ratios, its spread, and PASS / FAIL / UNDECIDED
+    (decided on the min–max of the per-cycle ratios; no verdict without a target)."""
+    r = np.asarray(ratios)
+    q1, q3 = np.percentile(r, [25, 75])
+    if target is None:
+        word = "(no target)"
+    elif r.min() >= target:
+        word = f"PASS vs the {target:g}x target"
+    elif r.max() < target:
+        word = f"FAIL vs the {target:g}x target"
+    else:
+        word = f"UNDECIDED (spread crosses the {target:g}x target)"
+    return (
+        f"  {label:30s} {np.median(r):7.2f}x  [min–max {r.min():.2f} – {r.max():.2f}, "
+        f"IQR {q1:.2f} – {q3:.2f}, {len(r)} cycles]  {word}"
+    )

@@ -43,7 +43,7 @@ import torch
 import uproot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import trt_sample
+from _common import trt_sample, verdict
 
 from hepnb import data
 from hepnb.chapters.trt import reader, schema
@@ -114,25 +114,6 @@ def spread(x) -> str:
     """``median [min–max]`` of a throughput series (tracks/s)."""
     x = np.asarray(x)
     return f"{np.median(x):,.0f}  [{x.min():,.0f} – {x.max():,.0f}]"
-
-
-def verdict(ratios, target: float | None, label: str) -> str:
-    """The ratio as median of per-cycle ratios, its spread, and PASS / FAIL / UNDECIDED
-    (decided on the min–max of the per-cycle ratios; no verdict without a target)."""
-    r = np.asarray(ratios)
-    q1, q3 = np.percentile(r, [25, 75])
-    if target is None:
-        word = "(no target)"
-    elif r.min() >= target:
-        word = f"PASS vs the {target:g}x target"
-    elif r.max() < target:
-        word = f"FAIL vs the {target:g}x target"
-    else:
-        word = f"UNDECIDED (spread crosses the {target:g}x target)"
-    return (
-        f"  {label:30s} {np.median(r):7.2f}x  [min–max {r.min():.2f} – {r.max():.2f}, "
-        f"IQR {q1:.2f} – {q3:.2f}, {len(r)} cycles]  {word}"
-    )
 
 
 def main() -> None:

@@ -29,11 +29,13 @@ from sklearn import metrics as skm
 from hepnb import runs
 
 __all__ = [
+    "Accuracy",
     "BinnedRate",
     "Bootstrap",
     "Rejection",
     "Report",
     "Roc",
+    "accuracy",
     "auc",
     "binned_mean",
     "binned_rate",
@@ -1182,3 +1184,127 @@ def _pass_columns(y: np.ndarray, s: np.ndarray, w: np.ndarray, thr: np.ndarray) 
 def _pass_sums(y: np.ndarray, s: np.ndarray, w: np.ndarray, thr: np.ndarray) -> np.ndarray:
     """``(2 + 2K,)`` weighted sums of :func:`_pass_columns`."""
     return _pass_columns(y, s, w, thr).sum(axis=0)
+
+
+@dataclass(frozen=True, eq=False)
+class Accuracy:
+    """Accuracy of several classifiers of the same events, with bootstrap intervals.
+
+    Attributes:
+        methods: method names, in the order given.
+        value: ``(n_methods,)`` (weighted) accuracy on the full sample.
+        samples: ``(n_methods, n_boot)`` accuracy on each resample (the same resamples for
+            every method, so differences are paired).
+        cl: confidence level of :meth:`interval` and :attr:`table`.
+        reference: the method differences are quoted against, or None.
+    """
+
+    methods: tuple[str, ...]
+    value: np.ndarray
+    samples: np.ndarray
+    cl: float = 0.68
+    reference: str | None = None
+
+    def interval(
+        self, method: str, *, reference: str | None = None, cl: float | None = None
+    ) -> tuple[float, float]:
+        """Central interval of ``method``'s accuracy, or of its paired difference from
+        ``reference`` (method − reference on the same resamples)."""
+        for m in (method, reference):
+            if m is not None and m not in self.methods:
+                raise ValueError(f"method={m!r}: not among {list(self.methods)}")
+        s = self.samples[self.methods.index(method)]
+        if reference is not None:
+            s = s - self.samples[self.methods.index(reference)]
+        lo, hi = _interval(s, _check_cl(self.cl if cl is None else cl))
+        return float(lo), float(hi)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per method: ``accuracy``, ``lo``, ``hi`` and, with a reference, the paired
+        difference ``delta`` with ``delta_lo``, ``delta_hi``."""
+        rows = []
+        ref = None if self.reference is None else self.value[self.methods.index(self.reference)]
+        for i, m in enumerate(self.methods):
+            lo, hi = self.interval(m)
+            row = {"method": m, "accuracy": self.value[i], "lo": lo, "hi": hi}
+            if ref is not None:
+                dlo, dhi = self.interval(m, reference=self.reference)
+                row |= {"delta": self.value[i] - ref, "delta_lo": dlo, "delta_hi": dhi}
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("method")
+
+    def display(self) -> pd.DataFrame:
+        """The table as text ``value [lo, hi]`` (percent), for a notebook."""
+        t = self.table * 100
+        out = pd.DataFrame(index=t.index)
+        out[f"accuracy (%), {self.cl:.0%} CL"] = [
+            _format(v, lo, hi) for v, lo, hi in t[["accuracy", "lo", "hi"]].to_numpy()
+        ]
+        if "delta" in t:
+            out[f"− {self.reference} (%)"] = [
+                _format(v, lo, hi) for v, lo, hi in t[["delta", "delta_lo", "delta_hi"]].to_numpy()
+            ]
+        return out
+
+    def record(self, out_dir, key: str) -> dict[str, float]:
+        """Record ``key`` → method → accuracy and ``key_ci`` → method → [low, high]."""
+        return runs.record_with_interval(
+            out_dir,
+            key,
+            dict(zip(self.methods, self.value.tolist(), strict=True)),
+            {m: self.interval(m) for m in self.methods},
+        )
+
+
+def accuracy(
+    y,
+    predictions: Mapping[str, Any],
+    *,
+    weight=None,
+    reference: str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    cl: float = 0.68,
+) -> Accuracy:
+    """Accuracy of each method's predicted class with bootstrap intervals (events resampled
+    with replacement, every method on the same resamples).
+
+    Args:
+        y: true classes ``(N,)``.
+        predictions: ``{method: predicted classes (N,)}``.
+        weight: per-event weights ``(N,)`` (e.g. reweighting the class mix to a Poisson
+            beam), or None.
+        reference: the method the others are compared with (paired differences).
+        n_boot: number of resamples.
+        seed: seed of the resampling.
+        cl: confidence level of the intervals.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or not len(y):
+        raise ValueError(f"y: expected a non-empty 1-D array of classes, got shape {y.shape}")
+    if not predictions:
+        raise ValueError("predictions: expected at least one method")
+    correct = []
+    for name, p in predictions.items():
+        p = np.asarray(p)
+        if p.shape != y.shape:
+            raise ValueError(f"predictions[{name!r}]: shape {p.shape}, expected {y.shape}")
+        correct.append(p == y)
+    if reference is not None and reference not in predictions:
+        raise ValueError(f"reference={reference!r}: not among {list(predictions)}")
+    w = np.ones(len(y)) if weight is None else np.asarray(weight, np.float64)
+    if w.shape != y.shape or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("weight: expected finite non-negative weights like y, not all zero")
+    if n_boot < 2:
+        raise ValueError(f"n_boot={n_boot}: expected >= 2")
+    c = np.asarray(correct, np.float64) * w  # (n_methods, N)
+    value = c.sum(1) / w.sum()
+    samples = np.empty((len(c), n_boot))
+    rng = np.random.default_rng(seed)
+    chunk = max(1, _CHUNK_ELEMENTS // len(y))
+    for start in range(0, n_boot, chunk):
+        stop = min(start + chunk, n_boot)
+        m = _multiplicities(rng, len(y), stop - start).astype(np.float64)  # (c, N)
+        samples[:, start:stop] = (c @ m.T) / (m @ w)
+    return Accuracy(tuple(predictions), value, samples, _check_cl(cl), reference)

@@ -146,9 +146,14 @@ def write_root(
 
 
 def open_tree(
-    path: str | os.PathLike, tree: str, branches: Sequence[str] | None = None
+    path: str | os.PathLike,
+    tree: str,
+    branches: Sequence[str] | None = None,
+    **options: Any,
 ) -> uproot.TTree:
-    """Open ``tree`` in ``path`` and check that ``branches`` exist in it.
+    """Open ``tree`` in ``path`` and check that ``branches`` exist in it; ``options`` go to
+    ``uproot.open`` (e.g. ``array_cache=None`` for a reader that keeps nothing). Close the file
+    with ``tree.file.close()`` when a loop opens many.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -159,7 +164,7 @@ def open_tree(
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such ROOT file")
     try:
-        f = uproot.open(path)
+        f = uproot.open(path, **options)
     except Exception as exc:  # uproot raises many types for corrupt input
         raise SchemaError(
             f"{path}: not a readable ROOT file ({type(exc).__name__}: {exc})"

@@ -193,7 +193,7 @@ class Config:
     VERSION: ClassVar[str] = ""
 
     seed: int = 0
-    data_path: str | dict[str, str] = ""
+    data_path: str | dict[str, str] | dict[int, str] = ""
     out_dir: str = ""
     device: str = "auto"
 

@@ -94,7 +94,7 @@ class Chapter:
         return [Path(book) / self.name / f"{stem}.ipynb" for stem in self.notebooks]
 
 
-def resolve_data_path(data_path: str | Mapping[str, str], what: str = "data_path") -> Any:
+def resolve_data_path(data_path: str | Mapping[Any, str], what: str = "data_path") -> Any:
     """Check that a real-sample path exists: a file or glob (→ sorted list of files when a glob),
     or a mapping class → file/glob (→ class → list of files). Errors name the parameter."""
     if isinstance(data_path, Mapping):

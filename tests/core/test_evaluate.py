@@ -551,3 +551,28 @@ def test_report_bands_resample_on_demand_and_match_bootstrap(gauss):
     assert rep.resample(effs, "factor") is rep.resample(effs, "factor")  # cached
     assert rep.resample((0.9,)) is rep.bootstrap
     assert len(rep.bands()["g"][0]) == 50
+
+
+def test_accuracy_bootstrap_matches_the_binomial_error_and_pairs_methods():
+    rng = np.random.default_rng(7)
+    n = 4000
+    y = rng.integers(0, 4, n)
+    good = np.where(rng.random(n) < 0.9, y, (y + 1) % 4)
+    worse = np.where(rng.random(n) < 0.97, good, (good + 2) % 4)  # good, with extra mistakes
+    acc = evaluate.accuracy(y, {"good": good, "worse": worse}, reference="worse", n_boot=2000)
+    p = (good == y).mean()
+    assert acc.value[0] == pytest.approx(p)
+    lo, hi = acc.interval("good")
+    assert (hi - lo) / 2 == pytest.approx(np.sqrt(p * (1 - p) / n), rel=0.15)
+    # paired: the difference is far better known than either accuracy alone
+    dlo, dhi = acc.interval("good", reference="worse")
+    assert 0 < dlo < dhi and dhi - dlo < 0.7 * (hi - lo)
+    assert acc.table.loc["worse", "delta"] == 0.0
+    # weights: the accuracy of a reweighted mix
+    w = np.where(y == 0, 3.0, 1.0)
+    weighted = evaluate.accuracy(y, {"good": good}, weight=w, n_boot=10)
+    assert weighted.value[0] == pytest.approx(((good == y) * w).sum() / w.sum())
+    with pytest.raises(ValueError, match=r"predictions\['bad'\]: shape"):
+        evaluate.accuracy(y, {"bad": good[:-1]})
+    with pytest.raises(ValueError, match="reference='nope'"):
+        evaluate.accuracy(y, {"good": good}, reference="nope")
