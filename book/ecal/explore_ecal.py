@@ -46,10 +46,10 @@
 # **The sample.** Real LDMX files are written by ldmx-sw, one file (or set) per electron
 # multiplicity; `data_path` points at them (a pattern with `{n}` or a mapping n → file). Here
 # they are simulated (`hepnb generate ecal`): electrons over the beam spot with a beam halo
-# reaching the outer modules, gaps and edges (or missing the ECal), electromagnetic showers
-# with a Γ-function longitudinal profile and a core + tail lateral profile scaled by the
-# Molière radius, sampling fluctuations, cell noise and the readout threshold — see
-# `hepnb/chapters/ecal/sim.py` for each ingredient and its source.
+# reaching the outer modules, gaps and edges (or missing the ECal), radiation in the material
+# upstream, electromagnetic showers with a Γ-function longitudinal profile and a core + tail
+# lateral profile scaled by the Molière radius, sampling fluctuations, cell noise and the
+# readout threshold — see `hepnb/chapters/ecal/sim.py` for each ingredient and its source.
 
 
 # %% tags=["parameters"]
@@ -58,7 +58,7 @@ data_path = ""  # real ldmx-sw files: "/data/ecal_{n}e.root" (globs allowed) or 
 out_dir = "runs/ecal"  # run folder shared by the chapter's notebooks
 device = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
 pass_name = "sim"  # ldmx-sw pass of the collections (EcalRecHits_<pass>, ...)
-n_events = 5000  # simulated events per electron multiplicity
+n_events = 800  # simulated events per electron multiplicity
 multiplicities = [1, 2, 3, 4]  # electron counts (one file each)
 max_events = 0  # events used per multiplicity (0: all)
 model = "cnn"  # "cnn", "rnn", "gnn" or "cnn_rnn"
@@ -68,8 +68,8 @@ max_hits = 128  # most energetic hits per event given to the RNN and the GNN
 epochs = 12  # maximum training epochs (more epochs resume the checkpoint)
 batch_size = 32  # events per batch
 lr = 5e-3  # Adam learning rate
-block = 250  # events per streamed block (the split is drawn in blocks)
-buffer_size = 2000  # events in the training stream's shuffling buffer
+block = 100  # events per streamed block (the split is drawn in blocks)
+buffer_size = 1000  # events in the training stream's shuffling buffer
 num_workers = 0  # DataLoader processes reading the training stream
 poisson_mu = 1.0  # mean electrons per bunch of the beam mix also quoted
 
@@ -105,10 +105,13 @@ viewer
 # ## Energy response
 #
 # The total energy ΣE of an event, in units of the beam energy, should be the number of
-# electrons. Its spread comes from the sampling fluctuations (≈ 15 %/√E), the beam energy
-# spread, and above all from energy that is never measured: showers near a module gap or the
-# ECal's edge leak, and halo electrons may miss the ECal altogether. The dashed lines are the
-# boundaries of "ΣE / 4 GeV rounded", the energy-sum count.
+# electrons. Its spread comes from the sampling fluctuations (≈ 15 %/√E) and the beam energy
+# spread, its tails from energy that never reaches the cells: electrons that radiated a hard
+# photon in the material upstream (the tagger tracker, beam-line windows: the Bethe–Heitler
+# spectrum) arrive with less energy, showers near a module gap or the ECal's edge leak, and
+# halo electrons may miss the ECal altogether. The dashed lines are the boundaries of
+# "ΣE / 4 GeV rounded", the energy-sum count: an electron that lost more than half of its
+# energy is counted as none, though its shower is there to see.
 
 # %%
 summary = chapter.summaries(cfg)

@@ -52,7 +52,7 @@ data_path = ""  # real ldmx-sw files: "/data/ecal_{n}e.root" (globs allowed) or 
 out_dir = "runs/ecal"  # run folder shared by the chapter's notebooks
 device = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
 pass_name = "sim"  # ldmx-sw pass of the collections (EcalRecHits_<pass>, ...)
-n_events = 5000  # simulated events per electron multiplicity
+n_events = 800  # simulated events per electron multiplicity
 multiplicities = [1, 2, 3, 4]  # electron counts (one file each)
 max_events = 0  # events used per multiplicity (0: all)
 model = "cnn"  # "cnn", "rnn", "gnn" or "cnn_rnn"
@@ -62,8 +62,8 @@ max_hits = 128  # most energetic hits per event given to the RNN and the GNN
 epochs = 12  # maximum training epochs (more epochs resume the checkpoint)
 batch_size = 32  # events per batch
 lr = 5e-3  # Adam learning rate
-block = 250  # events per streamed block (the split is drawn in blocks)
-buffer_size = 2000  # events in the training stream's shuffling buffer
+block = 100  # events per streamed block (the split is drawn in blocks)
+buffer_size = 1000  # events in the training stream's shuffling buffer
 num_workers = 0  # DataLoader processes reading the training stream
 poisson_mu = 1.0  # mean electrons per bunch of the beam mix also quoted
 
@@ -144,7 +144,13 @@ im = ax.imshow(np.log1p(image[event]).T, origin="lower", cmap="viridis")
 fig.colorbar(im, ax=ax, label="log(1 + E / MeV) summed over layers")
 ax.set_xlabel("axial q (2 cells per pixel)")
 ax.set_ylabel("axial r (2 cells per pixel)")
-ax.set_title(f"{cfg.multiplicities[int(y[event])]} electrons")
+ax.text(
+    0.04,
+    0.05,
+    f"{cfg.multiplicities[int(y[event])]} electrons",
+    color="white",
+    transform=ax.transAxes,
+)
 hepnb.plot.label(ax, "LDMX", "Simulation Internal")
 
 # %% [markdown]

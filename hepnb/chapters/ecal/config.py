@@ -41,12 +41,13 @@ class ECalConfig(Config):
     """
 
     CHAPTER: ClassVar[str] = "ecal"
-    VERSION: ClassVar[str] = "1"
+    #: 2: upstream radiation in the simulator (Bethe–Heitler), a narrower beam halo.
+    VERSION: ClassVar[str] = "2"
 
     data_path: str | dict[int, str] = ""
     out_dir: str = "runs/ecal"
     pass_name: str = "sim"
-    n_events: int = 5000
+    n_events: int = 800
     multiplicities: list[int] = field(default_factory=lambda: [1, 2, 3, 4])
     max_events: int = 0
     model: Literal["cnn", "rnn", "gnn", "cnn_rnn"] = "cnn"
@@ -56,8 +57,8 @@ class ECalConfig(Config):
     epochs: int = 12
     batch_size: int = 32
     lr: float = 5e-3
-    block: int = 250
-    buffer_size: int = 2000
+    block: int = 100
+    buffer_size: int = 1000
     num_workers: int = 0
     poisson_mu: float = 1.0
 

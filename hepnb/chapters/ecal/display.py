@@ -53,7 +53,7 @@ EXPERIMENT = "LDMX"
 #: Status text of the chapter's labels.
 TEXT = "Simulation Internal"
 #: A beam electron at a scoring plane: an electron (pdg 11) above this energy [MeV].
-BEAM_ELECTRON_MIN_ENERGY = 0.5 * schema.BEAM_ENERGY
+BEAM_ELECTRON_MIN_ENERGY = 0.1 * schema.BEAM_ENERGY
 #: Default bins of the minimum transverse distance between electrons [mm].
 DEFAULT_DISTANCE_BINS = np.array([0.0, 2.5, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0])
 #: Fraction of events kept by the robust mean and width of :func:`energy_resolution_table`.
@@ -176,7 +176,7 @@ class ECalEventDisplay(EventDisplay):
     Left: the hits of all 34 layers projected on x–y, each drawn as its hexagonal cell (flat
     sides up, side :data:`~.schema.CELL_SIDE`) coloured by its energy (log scale, the highest
     on top), over the outlines of the 7 modules (even layers solid, odd layers — shifted by
-    one cell side in x — dotted); circles mark the beam electrons (pdg 11, E > 2 GeV) at the
+    one cell side in x — dotted); circles mark the beam electrons (pdg 11, E > 0.4 GeV) at the
     ECal face (truth ``EcalScoringPlaneHits``). Middle: energy per layer. Right: the trigger
     scintillator pad (pad 3) in x–y, its fired bars (``ts_bars``, when the events have them)
     as bands at the bars' y, the beam electrons at its scoring plane as crosses.
@@ -661,9 +661,10 @@ def plot_confusions(
         ax.tick_params(labelsize="small", length=0)
         ax.set_xlabel("predicted n", fontsize="small")
         ax.set_ylabel("true n" if k == 0 else "", fontsize="small")
-        ax.set_title(method, pad=34 if k == 0 else 8, fontsize="small")
+        ax.set_title(method, pad=8, fontsize="small")
     fig.colorbar(image, ax=axs, label="events of the true count [%]", shrink=0.8)
-    _label_constrained(fig, axs[:1], text)  # one experiment label per row
+    # one experiment label for the row, above the titles
+    fig.suptitle(rf"$\bf{{{EXPERIMENT}}}$ $\it{{{text.replace(' ', '~')}}}$", x=0.01, ha="left")
     return fig
 
 

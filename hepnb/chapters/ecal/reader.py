@@ -176,7 +176,7 @@ def branch_map(
     return out
 
 
-def beam_electrons(hits: ak.Array, min_energy: float = 0.5 * schema.BEAM_ENERGY) -> ak.Array:
+def beam_electrons(hits: ak.Array, min_energy: float = 0.1 * schema.BEAM_ENERGY) -> ak.Array:
     """The beam electrons among jagged (events × hits) scoring-plane hits: electrons (pdgID 11)
     above ``min_energy`` (MeV), one hit per track (the most upstream one where a track crosses
     several planes, as the scintillator's two scoring planes make it)."""

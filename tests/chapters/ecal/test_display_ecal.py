@@ -348,7 +348,7 @@ def test_confusion_annotations_are_the_matrix_values():
         assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
         assert ax.get_xlabel() == "predicted n"
     assert panels[0].get_ylabel() == "true n"
-    assert _has_label(panels[0])
+    assert "LDMX" in panels[0].figure.get_suptitle()  # one experiment label for the row
     # on given axes
     _, axes = plt.subplots(1, 2)
     assert plot_confusions(ev, methods, axes) is axes[0].figure

@@ -97,7 +97,7 @@ def test_truth_scoring_plane_hits(sample):
 
 
 def test_energy_response_of_contained_electrons():
-    arrays = sim.simulate(3000, 1, seed=5, halo_fraction=0.0)
+    arrays = sim.simulate(3000, 1, seed=5, halo_fraction=0.0, upstream_x0=0.0)
     e = _sum_energy(arrays)
     assert e.mean() == pytest.approx(schema.BEAM_ENERGY, rel=0.02)
     # σ/E = 15 %/√E ⊕ 1 % beam spread at 4 GeV ≈ 7.6 %
@@ -105,7 +105,7 @@ def test_energy_response_of_contained_electrons():
     assert e.std() / e.mean() == pytest.approx(expected, rel=0.15)
     # and the sum scales with the multiplicity
     for n in (2, 4):
-        en = _sum_energy(sim.simulate(500, n, seed=5, halo_fraction=0.0))
+        en = _sum_energy(sim.simulate(500, n, seed=5, halo_fraction=0.0, upstream_x0=0.0))
         assert en.mean() / n == pytest.approx(e.mean(), rel=0.02)
 
 
@@ -127,9 +127,14 @@ def test_energy_sum_baseline_is_imperfect():
 def test_zero_hit_events_survive_write_and_read(tmp_path):
     # every electron far outside the ECal, no noise: events without ECal hits
     out = sim.write_sample(
-        tmp_path, 20, seed=1, multiplicities=(1,), halo_fraction=1.0, halo_sigma=1e5,
+        tmp_path,
+        20,
+        seed=1,
+        multiplicities=(1,),
+        halo_fraction=1.0,
+        halo_sigma=1e5,
         noise_adc=0.0,
-    )  # fmt: skip
+    )
     arrays = io.read_tree(
         out[1], schema.TREE, [ENERGY, schema.counter(schema.ECAL_REC_HITS)], allow_empty=True
     )
@@ -202,3 +207,19 @@ def test_ts_clusters_merge_close_electrons():
         2,
     ]
     assert trigscint.count_clusters(ak.Array([[1, 2, 3, 4, 5]]), max_width=2).tolist() == [3]
+
+
+def test_upstream_radiation_follows_bethe_heitler():
+    """Thin-radiator bremsstrahlung: photons above y per X0 = 4/3 ln(1/y) − 4/3 (1 − y) +
+    (1 − y²)/2; the electron keeps 1 − y of its energy."""
+    rng = np.random.default_rng(11)
+    x0 = 0.03
+    y = sim.radiated_fraction(400_000, x0, rng)
+    assert y.min() == 0.0 and y.max() < 1.0
+    for cut in (0.05, 0.25, 0.5, 0.9):
+        expected = x0 * (4 / 3 * np.log(1 / cut) - 4 / 3 * (1 - cut) + (1 - cut**2) / 2)
+        assert (y > cut).mean() == pytest.approx(expected, rel=0.05), cut
+    assert not sim.radiated_fraction(1000, 0.0, rng).any()
+    # in the ECal: a single electron that radiated more than half reads below 2 GeV
+    low = _sum_energy(sim.simulate(3000, 1, seed=8, halo_fraction=0.0)) < 2000.0
+    assert 0.5 * x0 * 0.63 < low.mean() < 2.0 * x0 * 0.63

@@ -172,11 +172,43 @@ def scoring_plane_id(copy_number: int) -> int:
 
 # --- v14 geometry (DetDescr/python/EcalGeometry.py v14, EcalGeometry.cxx) -----------------------
 LAYER_Z = 240.0 + np.array(
-    [7.932, 14.532, 32.146, 40.746, 58.110, 67.710, 86.574, 96.774, 115.638, 125.838,
-     144.702, 154.902, 173.766, 183.966, 202.830, 213.030, 231.894, 242.094, 260.958,
-     271.158, 290.022, 300.222, 319.086, 329.286, 351.650, 365.250, 387.614, 401.214,
-     423.578, 437.178, 459.542, 473.142, 495.506, 509.106]
-)  # fmt: skip
+    [
+        7.932,
+        14.532,
+        32.146,
+        40.746,
+        58.110,
+        67.710,
+        86.574,
+        96.774,
+        115.638,
+        125.838,
+        144.702,
+        154.902,
+        173.766,
+        183.966,
+        202.830,
+        213.030,
+        231.894,
+        242.094,
+        260.958,
+        271.158,
+        290.022,
+        300.222,
+        319.086,
+        329.286,
+        351.650,
+        365.250,
+        387.614,
+        401.214,
+        423.578,
+        437.178,
+        459.542,
+        473.142,
+        495.506,
+        509.106,
+    ]
+)
 MODULE_MIN_R, N_CELL_R_HEIGHT, GAP = 85.0, 35.3, 1.5
 LAYER_WEIGHTS = np.array(
     [2.312, 4.312, 6.522, 7.490, 8.595, 10.253] + [10.915] * 17 + [14.783] + [18.539] * 9 + [9.938]
@@ -264,15 +296,23 @@ def ts3_bar(y: float) -> list[int]:
     off = (100.0 - (24 * 3.05 + 23 * 0.3)) / 2
     bars = []
     for k in range(24):
-        for layer, centre in ((0, -50 + 3.05 * (k + 0.5) + 0.3 * k + off),
-                              (1, -50 + 3.05 * (k + 1) + 0.3 * k + off)):  # fmt: skip
+        for layer, centre in (
+            (0, -50 + 3.05 * (k + 0.5) + 0.3 * k + off),
+            (1, -50 + 3.05 * (k + 1) + 0.3 * k + off),
+        ):
             if abs(y - centre) <= 3.05 / 2:
                 bars.append(2 * k + layer)
     return bars
 
 
-def make_event(rng: np.random.Generator, n_e: int, xy: np.ndarray, shift: float,
-               with_ecal: bool = True, bad_layer: bool = False) -> dict:  # fmt: skip
+def make_event(
+    rng: np.random.Generator,
+    n_e: int,
+    xy: np.ndarray,
+    shift: float,
+    with_ecal: bool = True,
+    bad_layer: bool = False,
+) -> dict:
     """Hits of one event as plain dicts (field -> value) per collection."""
     ecal, ts_sp, ecal_sp, ts_rec = [], [], [], []
     used = set()
@@ -281,19 +321,58 @@ def make_event(rng: np.random.Generator, n_e: int, xy: np.ndarray, shift: float,
         e_beam = 4000.0 * (1 + 0.01 * rng.normal())
         track = i_e + 1
         for copy, z in zip((9, 10), TS3_SP_Z, strict=True):
-            ts_sp.append(dict(id_=scoring_plane_id(copy), edep_=0.0, time_=0.02 * (z + 880) / 300,
-                              px_=0.0, py_=0.0, pz_=e_beam, energy_=e_beam, x_=x0, y_=y0, z_=z,
-                              pathLength_=0.001, trackID_=track, pdgID_=11))  # fmt: skip
+            ts_sp.append(
+                dict(
+                    id_=scoring_plane_id(copy),
+                    edep_=0.0,
+                    time_=0.02 * (z + 880) / 300,
+                    px_=0.0,
+                    py_=0.0,
+                    pz_=e_beam,
+                    energy_=e_beam,
+                    x_=x0,
+                    y_=y0,
+                    z_=z,
+                    pathLength_=0.001,
+                    trackID_=track,
+                    pdgID_=11,
+                )
+            )
         for bar in ts3_bar(y0):
             pe = float(rng.poisson(0.4 / 0.4 * 100.0))
-            ts_rec.append(dict(id_=ts_id(TS3_MODULE, bar), amplitude_=pe, energy_=0.4,
-                               time_=2.9, xpos_=x0, ypos_=y0, zpos_=TS3_BAR_Z[bar % 2],
-                               barID_=bar, moduleID_=TS3_MODULE, beamEfrac_=1.0, pe_=pe))  # fmt: skip
+            ts_rec.append(
+                dict(
+                    id_=ts_id(TS3_MODULE, bar),
+                    amplitude_=pe,
+                    energy_=0.4,
+                    time_=2.9,
+                    xpos_=x0,
+                    ypos_=y0,
+                    zpos_=TS3_BAR_Z[bar % 2],
+                    barID_=bar,
+                    moduleID_=TS3_MODULE,
+                    beamEfrac_=1.0,
+                    pe_=pe,
+                )
+            )
         x_ecal, y_ecal = x0 + rng.normal(0, 1.0), y0 + rng.normal(0, 1.0)
-        ecal_sp.append(dict(id_=scoring_plane_id(31), edep_=0.0, time_=(ECAL_SP_Z + 880) / 300,
-                            px_=0.0, py_=0.0, pz_=e_beam - 2.0, energy_=e_beam - 2.0, x_=x_ecal,
-                            y_=y_ecal, z_=ECAL_SP_Z, pathLength_=0.001, trackID_=track,
-                            pdgID_=11))  # fmt: skip
+        ecal_sp.append(
+            dict(
+                id_=scoring_plane_id(31),
+                edep_=0.0,
+                time_=(ECAL_SP_Z + 880) / 300,
+                px_=0.0,
+                py_=0.0,
+                pz_=e_beam - 2.0,
+                energy_=e_beam - 2.0,
+                x_=x_ecal,
+                y_=y_ecal,
+                z_=ECAL_SP_Z,
+                pathLength_=0.001,
+                trackID_=track,
+                pdgID_=11,
+            )
+        )
         if not with_ecal:
             continue
         for layer in range(0, 34, 3):  # a sparse shower: every third layer, core + one side cell
@@ -308,34 +387,81 @@ def make_event(rng: np.random.Generator, n_e: int, xy: np.ndarray, shift: float,
                 e_si = layer_e * frac / (LAYER_WEIGHTS[layer] / MIP_SI + 1) * rng.uniform(0.8, 1.2)
                 n_mip = e_si / MIP_SI
                 cx = xy[module, cell, 0] + (shift if layer % 2 else 0.0)
-                ecal.append(dict(
-                    id_=ecal_id(layer, module, cell), amplitude_=e_si,
-                    energy_=(n_mip * LAYER_WEIGHTS[layer] + e_si) * SECOND_ORDER,
-                    time_=(LAYER_Z[layer] + 880) / 300 + rng.normal(0, 0.1), xpos_=cx,
-                    ypos_=xy[module, cell, 1], zpos_=LAYER_Z[layer], isNoise_=False))  # fmt: skip
+                ecal.append(
+                    dict(
+                        id_=ecal_id(layer, module, cell),
+                        amplitude_=e_si,
+                        energy_=(n_mip * LAYER_WEIGHTS[layer] + e_si) * SECOND_ORDER,
+                        time_=(LAYER_Z[layer] + 880) / 300 + rng.normal(0, 0.1),
+                        xpos_=cx,
+                        ypos_=xy[module, cell, 1],
+                        zpos_=LAYER_Z[layer],
+                        isNoise_=False,
+                    )
+                )
     # a bremsstrahlung photon and a soft electron at the downstream pad-3 plane in some events
     if rng.random() < 0.6:
-        ts_sp.append(dict(id_=scoring_plane_id(10), edep_=0.0, time_=2.94, px_=0.5, py_=-0.2,
-                          pz_=55.0, energy_=55.0, x_=1.5, y_=-2.0, z_=TS3_SP_Z[1],
-                          pathLength_=0.001, trackID_=50, pdgID_=22))  # fmt: skip
-        ts_sp.append(dict(id_=scoring_plane_id(10), edep_=0.0, time_=2.95, px_=0.3, py_=0.1,
-                          pz_=2.1, energy_=2.6, x_=-3.0, y_=4.0, z_=TS3_SP_Z[1],
-                          pathLength_=0.001, trackID_=51, pdgID_=11))  # fmt: skip
+        ts_sp.append(
+            dict(
+                id_=scoring_plane_id(10),
+                edep_=0.0,
+                time_=2.94,
+                px_=0.5,
+                py_=-0.2,
+                pz_=55.0,
+                energy_=55.0,
+                x_=1.5,
+                y_=-2.0,
+                z_=TS3_SP_Z[1],
+                pathLength_=0.001,
+                trackID_=50,
+                pdgID_=22,
+            )
+        )
+        ts_sp.append(
+            dict(
+                id_=scoring_plane_id(10),
+                edep_=0.0,
+                time_=2.95,
+                px_=0.3,
+                py_=0.1,
+                pz_=2.1,
+                energy_=2.6,
+                x_=-3.0,
+                y_=4.0,
+                z_=TS3_SP_Z[1],
+                pathLength_=0.001,
+                trackID_=51,
+                pdgID_=11,
+            )
+        )
     if with_ecal:  # one noise hit
         layer = int(rng.integers(0, 34))
         module, cell = int(rng.integers(0, 7)), int(rng.integers(0, 432))
         if (layer, module, cell) not in used:
             e_si = 0.3 * MIP_SI
-            ecal.append(dict(id_=ecal_id(layer, module, cell), amplitude_=e_si,
-                             energy_=(0.3 * LAYER_WEIGHTS[layer] + e_si) * SECOND_ORDER,
-                             time_=rng.uniform(0, 25), xpos_=xy[module, cell, 0] + (shift if layer % 2 else 0.0),
-                             ypos_=xy[module, cell, 1], zpos_=LAYER_Z[layer], isNoise_=True))  # fmt: skip
+            ecal.append(
+                dict(
+                    id_=ecal_id(layer, module, cell),
+                    amplitude_=e_si,
+                    energy_=(0.3 * LAYER_WEIGHTS[layer] + e_si) * SECOND_ORDER,
+                    time_=rng.uniform(0, 25),
+                    xpos_=xy[module, cell, 0] + (shift if layer % 2 else 0.0),
+                    ypos_=xy[module, cell, 1],
+                    zpos_=LAYER_Z[layer],
+                    isNoise_=True,
+                )
+            )
     if bad_layer and ecal:  # layer 40 is outside the 34-layer geometry
         hit = ecal[len(ecal) // 2]
         hit["id_"] = ecal_id(40, 0, 0)
         hit["zpos_"] = 999.0
-    return {"EcalRecHits": ecal, "TrigScintScoringPlaneHits": ts_sp,
-            "EcalScoringPlaneHits": ecal_sp, "TrigScintRecHits": ts_rec}  # fmt: skip
+    return {
+        "EcalRecHits": ecal,
+        "TrigScintScoringPlaneHits": ts_sp,
+        "EcalScoringPlaneHits": ecal_sp,
+        "TrigScintRecHits": ts_rec,
+    }
 
 
 BRANCHES = {
@@ -384,20 +510,22 @@ def read_back(path: Path) -> dict:
         trec = getattr(tree, f"TrigScintRecHits_{PASS}")
         first = [ecal[j] for j in range(min(3, ecal.size()))]
         first_ts = [ts[j] for j in range(min(3, ts.size()))]
-        out["events"].append({
-            "n_EcalRecHits": int(ecal.size()),
-            "n_TrigScintScoringPlaneHits": int(ts.size()),
-            "n_EcalScoringPlaneHits": int(esp.size()),
-            "n_TrigScintRecHits": int(trec.size()),
-            "EcalRecHits_sum_energy": float(np.float32(sum(float(h.energy_) for h in ecal))),
-            "EcalRecHits_id_": [int(h.id_) for h in first],
-            "EcalRecHits_energy_": [float(h.energy_) for h in first],
-            "EcalRecHits_xpos_": [float(h.xpos_) for h in first],
-            "TrigScintScoringPlaneHits_x_": [float(h.x_) for h in first_ts],
-            "TrigScintScoringPlaneHits_y_": [float(h.y_) for h in first_ts],
-            "TrigScintScoringPlaneHits_pdgID_": [int(h.pdgID_) for h in first_ts],
-            "TrigScintRecHits_barID_": [int(trec[j].barID_) for j in range(trec.size())],
-        })  # fmt: skip
+        out["events"].append(
+            {
+                "n_EcalRecHits": int(ecal.size()),
+                "n_TrigScintScoringPlaneHits": int(ts.size()),
+                "n_EcalScoringPlaneHits": int(esp.size()),
+                "n_TrigScintRecHits": int(trec.size()),
+                "EcalRecHits_sum_energy": float(np.float32(sum(float(h.energy_) for h in ecal))),
+                "EcalRecHits_id_": [int(h.id_) for h in first],
+                "EcalRecHits_energy_": [float(h.energy_) for h in first],
+                "EcalRecHits_xpos_": [float(h.xpos_) for h in first],
+                "TrigScintScoringPlaneHits_x_": [float(h.x_) for h in first_ts],
+                "TrigScintScoringPlaneHits_y_": [float(h.y_) for h in first_ts],
+                "TrigScintScoringPlaneHits_pdgID_": [int(h.pdgID_) for h in first_ts],
+                "TrigScintRecHits_barID_": [int(trec[j].barID_) for j in range(trec.size())],
+            }
+        )
     f.Close()
     return out
 
