@@ -1,4 +1,5 @@
-"""Time to execute the whole book on the reduced sample, against the 10-minute target.
+"""Time to execute the whole book on the reduced sample, against the 15-minute target of the
+five-chapter book.
 
 Runs ``hepnb run <chapter> --preset reduced`` for every chapter of the registry (``hepnb.chapters``) (into
 a fresh run folder, so every sample is generated and every model trained), then prints each
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from hepnb import chapters
 
-TARGET_S = 600.0
+TARGET_S = 900.0
 
 
 def _run(cmd: list[str]) -> float:
