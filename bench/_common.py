@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import resource
 import sys
 import time
@@ -65,3 +66,29 @@ def verdict(ratios, target: float | None, label: str) -> str:
         f"  {label:30s} {np.median(r):7.2f}x  [min–max {r.min():.2f} – {r.max():.2f}, "
         f"IQR {q1:.2f} – {q3:.2f}, {len(r)} cycles]  {word}"
     )
+
+
+def timed(fn):
+    """(wall time in s, CPU time of this process in s, result) of ``fn()``, after a garbage
+    collection outside the clock. CPU time is far less sensitive than wall time to other
+    processes competing for the cores."""
+    gc.collect()
+    w0, c0 = time.perf_counter(), time.process_time()
+    result = fn()
+    return time.perf_counter() - w0, time.process_time() - c0, result
+
+
+def warm_page_cache(paths) -> int:
+    """Read the whole files once (untimed) so that no timed run pays for the disk; bytes read."""
+    n = 0
+    for path in paths:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 24):
+                n += len(chunk)
+    return n
+
+
+def spread(x) -> str:
+    """``median [min–max]`` of a throughput series (tracks or events / s)."""
+    x = np.asarray(x)
+    return f"{np.median(x):,.0f}  [{x.min():,.0f} – {x.max():,.0f}]"

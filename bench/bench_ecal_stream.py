@@ -54,7 +54,7 @@ import torch
 import uproot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT, verdict
+from _common import OUT, spread, timed, verdict, warm_page_cache
 
 from hepnb import stream
 from hepnb.chapters.ecal import batches, schema, sim, steps
@@ -174,28 +174,6 @@ def run_child(mode: str, n_events: int, a: argparse.Namespace) -> dict:
     cmd += ["--buffer-size", str(a.buffer_size)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def timed(fn):
-    """(wall s, CPU s of this process, result) of ``fn()``, after a garbage collection."""
-    gc.collect()
-    w0, c0 = time.perf_counter(), time.process_time()
-    result = fn()
-    return time.perf_counter() - w0, time.process_time() - c0, result
-
-
-def warm_page_cache(paths) -> int:
-    n = 0
-    for path in paths:
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 24):
-                n += len(chunk)
-    return n
-
-
-def spread(x) -> str:
-    x = np.asarray(x)
-    return f"{np.median(x):,.0f}  [{x.min():,.0f} – {x.max():,.0f}]"
 
 
 def main() -> None:

@@ -29,12 +29,10 @@ ratios lies entirely on one side of it, else UNDECIDED.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import awkward as ak
@@ -43,7 +41,7 @@ import torch
 import uproot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import trt_sample, verdict
+from _common import spread, timed, trt_sample, verdict, warm_page_cache
 
 from hepnb import data
 from hepnb.chapters.trt import reader, schema
@@ -91,31 +89,6 @@ def per_track_loop(path: Path, n_tracks: int, batch_size: int = 256) -> int:
     return len(arrays)
 
 
-def timed(fn):
-    """(wall time in s, CPU time of this process in s, result) of ``fn()``, after a garbage
-    collection outside the clock. CPU time is far less sensitive than wall time to other
-    processes competing for the cores."""
-    gc.collect()
-    w0, c0 = time.perf_counter(), time.process_time()
-    result = fn()
-    return time.perf_counter() - w0, time.process_time() - c0, result
-
-
-def warm_page_cache(path: Path) -> int:
-    """Read the whole file once (untimed) so that no timed run pays for the disk."""
-    n = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 24):
-            n += len(chunk)
-    return n
-
-
-def spread(x) -> str:
-    """``median [min–max]`` of a throughput series (tracks/s)."""
-    x = np.asarray(x)
-    return f"{np.median(x):,.0f}  [{x.min():,.0f} – {x.max():,.0f}]"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -130,7 +103,7 @@ def main() -> None:
     loop_repeats = min(a.loop_repeats, a.repeats)
 
     path = trt_sample(a.n_tracks)
-    size = warm_page_cache(path)
+    size = warm_page_cache([path])
     # one untimed run of each: page cache, imports, allocator pools
     n_read = bare_uproot(path)
     ds = hepnb_store(path)

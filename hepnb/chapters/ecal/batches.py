@@ -24,7 +24,6 @@ cells nor layers of the ECal, so here they enter as event features.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,6 +210,3 @@ class Builder:
         batch = torch.repeat_interleave(torch.arange(len(events)), torch.from_numpy(counts))
         ptr = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)]))
         return Batch(x=x, pos=pos, batch=batch, ptr=ptr, y=y, extra=extra)
-
-
-Transform = Callable[[ak.Array, np.ndarray], Any]

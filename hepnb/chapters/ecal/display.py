@@ -52,8 +52,6 @@ __all__ = [
 EXPERIMENT = "LDMX"
 #: Status text of the chapter's labels.
 TEXT = "Simulation Internal"
-#: A beam electron at a scoring plane: an electron (pdg 11) above this energy [MeV].
-BEAM_ELECTRON_MIN_ENERGY = 0.1 * schema.BEAM_ENERGY
 #: Default bins of the minimum transverse distance between electrons [mm].
 DEFAULT_DISTANCE_BINS = np.array([0.0, 2.5, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0])
 #: Fraction of events kept by the robust mean and width of :func:`energy_resolution_table`.
@@ -97,9 +95,7 @@ def _event_electrons(hits: Any) -> dict[str, np.ndarray]:
     without hits)."""
     if hits is None or len(hits) == 0:
         return {"x": np.zeros(0), "y": np.zeros(0)}
-    el = reader.beam_electrons(ak.unflatten(ak.Array(hits), [len(hits)]), BEAM_ELECTRON_MIN_ENERGY)[
-        0
-    ]
+    el = reader.beam_electrons(ak.unflatten(ak.Array(hits), [len(hits)]))[0]
     return {k: np.asarray(ak.to_numpy(el[k]), dtype=np.float64) for k in ("x", "y")}
 
 

@@ -33,7 +33,6 @@ __all__ = [
     "Collection",
     "beam_electrons",
     "branch_map",
-    "count_entries",
     "passes",
     "read_chunks",
     "read_events",
@@ -187,15 +186,6 @@ def beam_electrons(hits: ak.Array, min_energy: float = 0.1 * schema.BEAM_ENERGY)
         axis=1,
     )
     return hits[first]
-
-
-def count_entries(path: str | os.PathLike) -> int:
-    """Number of events in ``path``."""
-    tree = open_tree(path, schema.TREE)
-    try:
-        return int(tree.num_entries)
-    finally:
-        tree.file.close()
 
 
 def _check_ids(path: str | os.PathLike, ids: ak.Array, start: int) -> None:

@@ -439,12 +439,17 @@ def baselines(
 # --- evaluation ----------------------------------------------------------------------------
 
 
+def poisson_prior(mults: Sequence[int] | np.ndarray, mu: float) -> np.ndarray:
+    """P(n; μ) of a Poisson beam restricted to the multiplicities ``mults`` (normalised)."""
+    target = poisson.pmf(np.asarray(mults), mu)
+    return target / target.sum()
+
+
 def poisson_weights(n: np.ndarray, mults: Sequence[int], mu: float) -> np.ndarray:
     """Per-event weights turning the sample's mix of multiplicities into a Poisson(μ) beam
     restricted to ``mults`` (events of a multiplicity share P(n; μ) / (its events))."""
     m = np.asarray(mults)
-    target = poisson.pmf(m, mu)
-    target = target / target.sum()
+    target = poisson_prior(m, mu)
     count = np.array([(n == k).sum() for k in m], np.float64)
     per = np.divide(target, count, out=np.zeros_like(target), where=count > 0)
     order = np.argsort(m)
@@ -534,14 +539,14 @@ def evaluate_all(
     for name in models:
         mcfg = cfg.replace(model=name)
         t = train(mcfg, progress)
-        pred = predictions(mcfg, progress)
+        probs = predictions(mcfg, progress)
         for split, lp in (("val", val_lp), ("test", test_lp)):
-            if not np.array_equal(pred[split]["y"], s[split]["label"]):
+            if not np.array_equal(probs[split]["y"], s[split]["label"]):
                 raise RuntimeError(
                     f"{name}: the {split} stream's labels differ from the summary's; "
                     "remove the run folder's summary and model steps and rerun"
                 )
-            lp[name] = np.log(np.maximum(pred[split]["prob"].astype(np.float64), 1e-12))
+            lp[name] = np.log(np.maximum(probs[split]["prob"].astype(np.float64), 1e-12))
         rows.append(
             {
                 "model": name,
@@ -549,7 +554,7 @@ def evaluate_all(
                 "epochs": len(t.history),
                 "training time (s)": t.seconds,
                 "test inference (ms / event)": 1e3
-                * float(pred["test"]["seconds"])
+                * float(probs["test"]["seconds"])
                 / max(len(s["test"]["n"]), 1),
             }
         )
@@ -558,46 +563,34 @@ def evaluate_all(
     reference = max(val_acc, key=val_acc.__getitem__)
     methods = list(BASELINES) + list(models)
     pred = {k: m[np.argmax(test_lp[k], 1)] for k in methods}
-    acc = evaluate.accuracy(n, pred, reference=reference, n_boot=n_boot, seed=cfg.seed)
+
+    def score(
+        truth: np.ndarray, sel: Any = slice(None), by: Mapping[str, np.ndarray] = pred, weight=None
+    ) -> evaluate.Accuracy:
+        """Every method's rate of predicting ``truth`` on the events ``sel``, paired."""
+        return evaluate.accuracy(
+            truth[sel],
+            {k: v[sel] for k, v in by.items()},
+            weight=weight,
+            reference=reference,
+            n_boot=n_boot,
+            seed=cfg.seed,
+        )
+
+    acc = score(n)
     # the Poisson beam: reweight the events and move each decision to that prior
     train_prior = np.array([(s["train"]["n"] == k).mean() for k in mults])
-    target = poisson.pmf(m, cfg.poisson_mu)
-    shift = np.log(target / target.sum()) - np.log(np.maximum(train_prior, 1e-12))
+    shift = np.log(poisson_prior(m, cfg.poisson_mu)) - np.log(np.maximum(train_prior, 1e-12))
     pois_pred = {k: m[np.argmax(test_lp[k] + shift, 1)] for k in methods}
-    w = poisson_weights(n, mults, cfg.poisson_mu)
-    pois = evaluate.accuracy(
-        n, pois_pred, weight=w, reference=reference, n_boot=n_boot, seed=cfg.seed
-    )
-    multi = n > m.min()
-    under = evaluate.accuracy(
-        n[multi] - 1,
-        {k: v[multi] for k, v in pred.items()},
-        reference=reference,
-        n_boot=n_boot,
-        seed=cfg.seed,
-    )
-    few = n < m.max()
-    over = evaluate.accuracy(
-        n[few] + 1,
-        {k: v[few] for k, v in pred.items()},
-        reference=reference,
-        n_boot=n_boot,
-        seed=cfg.seed,
-    )
+    pois = score(n, by=pois_pred, weight=poisson_weights(n, mults, cfg.poisson_mu))
+    under = score(n - 1, n > m.min())  # n read as n − 1
+    over = score(n + 1, n < m.max())  # n read as n + 1
     inside = outside = None
     t_sum = s["test"]
-    if (t_sum["n_true"] >= 0).any():
-        for flag in (False, True):
-            sel = t_sum["outside"] == flag
-            if sel.sum() >= 2:
-                a = evaluate.accuracy(
-                    n[sel],
-                    {k: v[sel] for k, v in pred.items()},
-                    reference=reference,
-                    n_boot=n_boot,
-                    seed=cfg.seed,
-                )
-                inside, outside = (a, outside) if not flag else (inside, a)
+    if s.has_truth:
+        on_face = ~t_sum["outside"]
+        inside = score(n, on_face) if on_face.sum() >= 2 else None
+        outside = score(n, ~on_face) if (~on_face).sum() >= 2 else None
     table = pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
     if rows:
         table["accuracy (%)"] = [100 * acc.value[methods.index(k)] for k in table.index]
