@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -187,19 +188,20 @@ class Scaler:
         """Scale as float32 (``std`` of a standard scaler)."""
         return self.scale.astype(np.float32)
 
-    def transform(self, x) -> np.ndarray:
-        """Scaled ``(N, F)`` float32 from raw ``x``."""
+    def transform(self, x, dtype: Any = np.float32) -> np.ndarray:
+        """Scaled ``(N, F)`` from raw ``x``, as ``dtype`` (float32 for networks; float64 where
+        a round trip must be exact, e.g. hit coordinates in mm)."""
         x = np.asarray(x, dtype=np.float64)
         if x.shape[-1] != len(self.offset):
             raise ValueError(f"Scaler: {x.shape[-1]} features, fitted on {len(self.offset)}")
-        return ((_signed_log(x, self.log_scale) - self.offset) / self.scale).astype(np.float32)
+        return ((_signed_log(x, self.log_scale) - self.offset) / self.scale).astype(dtype)
 
-    def inverse(self, x) -> np.ndarray:
-        """Raw features from scaled ``x`` (inverse of :meth:`transform`)."""
+    def inverse(self, x, dtype: Any = np.float32) -> np.ndarray:
+        """Raw features from scaled ``x`` (inverse of :meth:`transform`), as ``dtype``."""
         y = np.asarray(x, dtype=np.float64) * self.scale + self.offset
         s = self.log_scale
         raw = np.sign(y) * np.expm1(np.abs(y)) * np.where(s > 0, s, 1.0)
-        return np.where(s > 0, raw, y).astype(np.float32)
+        return np.where(s > 0, raw, y).astype(dtype)
 
     def module(self) -> ScalerModule:
         """The same scaling as a torch module (folded into trained and exported models)."""

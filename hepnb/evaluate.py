@@ -12,6 +12,12 @@ differences against a reference method included) and records it in ``metrics.jso
 :func:`working_points` chooses cuts on the validation split and measures them on the test
 split, with bootstrap intervals and purity at a chosen signal fraction; :func:`binned_rate`
 gives rates in bins with Wilson or Clopper–Pearson intervals.
+
+Track finding: :func:`match_tracks` matches found tracks to particles by the double majority
+rule, :func:`tracking_counts` counts per event and :func:`tracking_report` gives efficiency,
+fake and duplicate rates of several methods with paired event-bootstrap intervals
+(:func:`event_ratios`, the generic ratio-of-sums bootstrap :func:`accuracy` also uses);
+:func:`edge_rates` and :func:`edge_counts` give the edge efficiency and purity of a graph.
 """
 
 from __future__ import annotations
@@ -32,9 +38,12 @@ __all__ = [
     "Accuracy",
     "BinnedRate",
     "Bootstrap",
+    "Ratios",
     "Rejection",
     "Report",
     "Roc",
+    "TrackMatch",
+    "TrackingReport",
     "accuracy",
     "auc",
     "binned_mean",
@@ -42,12 +51,18 @@ __all__ = [
     "bootstrap",
     "choose_threshold",
     "confusion_matrix",
+    "edge_counts",
+    "edge_rates",
+    "event_ratios",
     "figure_name",
+    "match_tracks",
     "rejection_at",
     "report",
     "roc",
     "summary",
     "threshold_scan",
+    "tracking_counts",
+    "tracking_report",
     "working_points",
 ]
 
@@ -1213,11 +1228,8 @@ class Accuracy:
         for m in (method, reference):
             if m is not None and m not in self.methods:
                 raise ValueError(f"method={m!r}: not among {list(self.methods)}")
-        s = self.samples[self.methods.index(method)]
-        if reference is not None:
-            s = s - self.samples[self.methods.index(reference)]
-        lo, hi = _interval(s, _check_cl(self.cl if cl is None else cl))
-        return float(lo), float(hi)
+        ratios = Ratios(self.methods, self.value, self.samples, self.cl)
+        return ratios.interval(method, reference=reference, cl=cl)
 
     @property
     def table(self) -> pd.DataFrame:
@@ -1299,12 +1311,682 @@ def accuracy(
     if n_boot < 2:
         raise ValueError(f"n_boot={n_boot}: expected >= 2")
     c = np.asarray(correct, np.float64) * w  # (n_methods, N)
-    value = c.sum(1) / w.sum()
-    samples = np.empty((len(c), n_boot))
+    # accuracy = Σ w·correct / Σ w: a ratio of sums over events, every method paired
+    r = event_ratios(
+        {name: (ci, w) for name, ci in zip(predictions, c, strict=True)},
+        n_boot=n_boot,
+        seed=seed,
+        cl=cl,
+    )
+    return Accuracy(tuple(predictions), r.value, r.samples, r.cl, reference)
+
+
+# --- track finding: matching, rates and the event bootstrap ---------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Ratios:
+    """Ratios of sums over events, on the full sample and on the same event resamples.
+
+    Each figure is Σ numerator / Σ denominator over events (efficiency = found particles /
+    particles, fake rate = fakes / tracks...). Every figure was resampled with the same events
+    (see :func:`event_ratios`), so the difference of two figures is paired.
+
+    Attributes:
+        names: figure names, in the order given.
+        value: ``(n_figures,)`` ratio of sums on the full sample (NaN where Σ denominator = 0).
+        samples: ``(n_figures, n_boot)`` the ratio on each resample (NaN where a resample's
+            denominator is 0; such resamples are left out of the intervals).
+        cl: default confidence level of :meth:`interval` and :attr:`table`.
+        numerator: ``(n_figures,)`` Σ numerator on the full sample, or None.
+        denominator: ``(n_figures,)`` Σ denominator on the full sample, or None.
+    """
+
+    names: tuple[str, ...]
+    value: np.ndarray
+    samples: np.ndarray
+    cl: float = 0.68
+    numerator: np.ndarray | None = None
+    denominator: np.ndarray | None = None
+
+    def _index(self, name: str) -> int:
+        if name not in self.names:
+            raise ValueError(f"{name!r}: not among the figures {list(self.names)}")
+        return self.names.index(name)
+
+    def interval(
+        self, name: str, *, reference: str | None = None, cl: float | None = None
+    ) -> tuple[float, float]:
+        """Central percentile interval of figure ``name``, or of the paired difference
+        ``name − reference`` (both on the same resamples) when ``reference`` is given."""
+        s = self.samples[self._index(name)]
+        if reference is not None:
+            s = s - self.samples[self._index(reference)]
+        lo, hi = _interval(s, _check_cl(self.cl if cl is None else cl))
+        return float(lo), float(hi)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per figure: ``value``, ``lo``, ``hi`` (at :attr:`cl`)."""
+        lohi = _interval(self.samples, _check_cl(self.cl)).reshape(len(self.names), 2)
+        return pd.DataFrame(
+            {"value": self.value, "lo": lohi[:, 0], "hi": lohi[:, 1]},
+            index=pd.Index(self.names, name="figure"),
+        )
+
+    def display(self, scale: float = 100.0, unit: str = "%") -> pd.DataFrame:
+        """The table as text ``value [lo, hi]`` (× ``scale``, percent by default), for a
+        notebook."""
+        t = self.table * scale
+        col = f"value ({unit}), {self.cl:.0%} CL" if unit else f"value, {self.cl:.0%} CL"
+        return pd.DataFrame(
+            {col: [_format(*r) for r in t[["value", "lo", "hi"]].to_numpy()]}, index=t.index
+        )
+
+    def record(
+        self, out_dir, key: str, names: Sequence[str] | Mapping[str, str] | None = None
+    ) -> dict[str, float]:
+        """Record ``key`` → label → value and ``key_ci`` → label → ``[low, high]`` in
+        ``<out_dir>/metrics.json`` (:func:`hepnb.runs.record_with_interval`).
+
+        Args:
+            out_dir: the run folder.
+            key: the metrics key.
+            names: the figures to write (all when None), or a mapping figure → label under
+                which to write it (e.g. ``{"efficiency/gnn": "gnn"}``).
+
+        At a confidence level other than 68% the interval key says so (``key_ci95``), as
+        :meth:`Report.record` does.
+
+        Returns:
+            label → value, as written.
+        """
+        labels = (
+            dict(names)
+            if isinstance(names, Mapping)
+            else {n: n for n in (self.names if names is None else names)}
+        )
+        for n in labels:
+            self._index(n)
+        values = {str(lab): float(self.value[self._index(n)]) for n, lab in labels.items()}
+        ci = {str(lab): self.interval(n) for n, lab in labels.items()}
+        if np.isclose(self.cl, 0.68):
+            return runs.record_with_interval(out_dir, key, values, ci)
+        runs.record(out_dir, f"{key}_ci{round(100 * self.cl)}", {k: list(v) for k, v in ci.items()})
+        return runs.record(out_dir, key, values)
+
+
+def event_ratios(
+    figures: Mapping[str, tuple[Any, Any]],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    cl: float = 0.68,
+) -> Ratios:
+    """Ratios of sums over events with bootstrap intervals, every figure on the same resamples.
+
+    A resample draws N events uniformly with replacement (exact multinomial multiplicities,
+    as :func:`bootstrap`); each figure is then Σ_events m·numerator / Σ_events m·denominator.
+    Resampling whole events keeps the correlations inside an event (tracks sharing hits, a
+    busy event with both misses and fakes), and using the same resamples for every figure
+    makes differences between methods paired (:meth:`Ratios.interval` ``reference=``).
+
+    Args:
+        figures: ``{name: (numerator, denominator)}``, each a ``(N,)`` array of per-event
+            counts (or weights) over the same N events, e.g. from :func:`tracking_counts`.
+        n_boot: number of resamples (≥ 2).
+        seed: resampling seed (same seed, same resamples).
+        cl: default confidence level of the intervals.
+
+    Raises:
+        ValueError: no figures, a figure that is not a pair of 1-D arrays of one common length
+            N ≥ 1, non-finite entries, or a bad ``n_boot``/``cl``.
+    """
+    cl = _check_cl(cl)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 2:
+        raise ValueError(f"n_boot={n_boot!r}: expected an integer number of resamples ≥ 2")
+    if not isinstance(figures, Mapping) or not figures:
+        raise ValueError("figures: expected a non-empty mapping name → (numerator, denominator)")
+    num: list[np.ndarray] = []
+    den: list[np.ndarray] = []
+    n_events: int | None = None
+    for name, pair in figures.items():
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise ValueError(f"figures[{name!r}]: expected a (numerator, denominator) pair")
+        for what, a in zip(("numerator", "denominator"), pair, strict=True):
+            arr = np.asarray(a, dtype=np.float64)
+            if arr.ndim != 1 or not len(arr):
+                raise ValueError(
+                    f"figures[{name!r}] {what}: expected a non-empty 1-D per-event array, "
+                    f"got shape {arr.shape}"
+                )
+            if n_events is None:
+                n_events = len(arr)
+            if len(arr) != n_events:
+                raise ValueError(
+                    f"figures[{name!r}] {what}: {len(arr)} events, the first figure has {n_events}"
+                )
+            if not np.isfinite(arr).all():
+                raise ValueError(f"figures[{name!r}] {what}: holds NaN/inf")
+            (num if what == "numerator" else den).append(arr)
+    assert n_events is not None
+    a, b = np.stack(num), np.stack(den)  # (n_figures, N)
+    tot_a, tot_b = a.sum(1), b.sum(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(tot_b != 0, tot_a / np.where(tot_b != 0, tot_b, 1), np.nan)
+    samples = np.empty((len(a), n_boot))
     rng = np.random.default_rng(seed)
-    chunk = max(1, _CHUNK_ELEMENTS // len(y))
+    chunk = max(1, _CHUNK_ELEMENTS // n_events)
     for start in range(0, n_boot, chunk):
         stop = min(start + chunk, n_boot)
-        m = _multiplicities(rng, len(y), stop - start).astype(np.float64)  # (c, N)
-        samples[:, start:stop] = (c @ m.T) / (m @ w)
-    return Accuracy(tuple(predictions), value, samples, _check_cl(cl), reference)
+        m = _multiplicities(rng, n_events, stop - start).astype(np.float64)  # (c, N)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            samples[:, start:stop] = (a @ m.T) / np.stack([m @ d for d in b])
+    return Ratios(tuple(figures), value, samples, cl, tot_a, tot_b)
+
+
+@dataclass(frozen=True, eq=False)
+class TrackMatch:
+    """Found tracks matched to particles by the double majority rule (see :func:`match_tracks`).
+
+    T tracks, P particles. Every track is in exactly one of the categories ``matched``,
+    ``duplicate``, ``split`` and ``fake``.
+
+    Attributes:
+        majority: ``(T,)`` the track's majority particle (row of the particle table), −1 if
+            none.
+        matched: ``(T,)`` the track is THE match of its majority particle.
+        fake: ``(T,)`` the track has no majority particle.
+        duplicate: ``(T,)`` another track is the match of its majority particle.
+        split: ``(T,)`` it has a majority particle, but no track matches that particle.
+        particle_track: ``(P,)`` the track matching each particle, −1 if none.
+        purity: ``(T,)`` fraction of the track's hits from its majority particle (0 for fakes).
+        common: ``(T,)`` hits of the majority particle on the track (0 for fakes).
+        particle_hits: ``(P,)`` hits of each particle in its event, found or not.
+    """
+
+    majority: np.ndarray
+    matched: np.ndarray
+    fake: np.ndarray
+    duplicate: np.ndarray
+    split: np.ndarray
+    particle_track: np.ndarray
+    purity: np.ndarray
+    common: np.ndarray
+    particle_hits: np.ndarray
+
+    @property
+    def n_tracks(self) -> int:
+        """Number of tracks T."""
+        return len(self.majority)
+
+    @property
+    def n_particles(self) -> int:
+        """Number of particles P."""
+        return len(self.particle_track)
+
+    @property
+    def found(self) -> np.ndarray:
+        """``(P,)`` bool: the particle is matched by a track (for efficiency vs p_T, η with
+        :func:`binned_rate`)."""
+        return self.particle_track >= 0
+
+    def summary(self) -> dict[str, int]:
+        """Totals: ``tracks``, ``matched``, ``duplicate``, ``split``, ``fake``, ``found``."""
+        return {
+            "tracks": self.n_tracks,
+            "matched": int(self.matched.sum()),
+            "duplicate": int(self.duplicate.sum()),
+            "split": int(self.split.sum()),
+            "fake": int(self.fake.sum()),
+            "found": int(self.found.sum()),
+        }
+
+
+def _int_array(a, name: str, ndim: int = 1) -> np.ndarray:
+    """``a`` as an int64 array of ``ndim`` dimensions, or a ValueError naming ``name``."""
+    arr = np.asarray(a)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {arr.shape}")
+    if arr.size and not (
+        np.issubdtype(arr.dtype, np.integer)
+        or (np.issubdtype(arr.dtype, np.floating) and np.array_equal(arr, np.round(arr)))
+    ):
+        raise ValueError(f"{name}: expected integers, got dtype {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+def _check_csr(offsets, entries, name: str, entries_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validated int64 ``(offsets, entries)`` of compressed rows."""
+    off = _int_array(offsets, name)
+    idx = _int_array(entries, entries_name)
+    if not len(off) or off[0] != 0 or off[-1] != len(idx) or (np.diff(off) < 0).any():
+        raise ValueError(
+            f"{name}: expected CSR offsets (start at 0, non-decreasing, end at "
+            f"len({entries_name}) = {len(idx)}), got {off[:3].tolist()}…{off[-2:].tolist()}"
+        )
+    return off, idx
+
+
+def match_tracks(track_offsets, track_hits, hit_particle, n_particles: int) -> TrackMatch:
+    """Match found tracks to particles by the double majority rule.
+
+    Definitions (those of the TrackML challenge, S. Amrouche et al., arXiv:1904.06778):
+
+    * A track's *majority particle* is the particle owning more than half of the track's hits;
+      noise hits count in the track's length and belong to no particle.
+    * The track is *matched* to it when it also holds more than half of that particle's hits
+      (all its hits in the event, including those no track found).
+    * A *fake* track has no majority particle (an empty track too).
+    * Among the tracks sharing a majority particle, when at least one is matched, the best one
+      (most of the particle's hits; ties: the lowest track index) is THE match and every other
+      track with that majority particle is a *duplicate*.
+    * Tracks whose majority particle is matched by none (a 6-hit particle found as two tracks
+      of 3 hits) are *split*: neither matched, fake nor duplicate, and the particle is missed.
+
+    Efficiency = matched reconstructable particles / reconstructable particles, fake rate =
+    fakes / tracks, duplicate rate = duplicates / tracks (:func:`tracking_counts`).
+
+    Vectorised: one ``np.unique`` over the (track, particle) pairs of all hits on tracks.
+
+    Args:
+        track_offsets: ``(T + 1,)`` CSR offsets of the tracks into ``track_hits``.
+        track_hits: ``(n_entries,)`` hit indices (rows of ``hit_particle``) of all tracks.
+        hit_particle: ``(H,)`` particle row of each hit (``Hits.particle_index()``), −1 for
+            noise.
+        n_particles: P, the number of particles (rows of the particle table).
+
+    Raises:
+        ValueError: offsets that are not CSR, hit indices outside ``hit_particle``, a hit
+            listed twice on one track, particle rows outside −1 … P − 1.
+    """
+    if isinstance(n_particles, bool) or not isinstance(n_particles, int | np.integer):
+        raise ValueError(f"n_particles={n_particles!r}: expected an integer ≥ 0")
+    n_p = int(n_particles)
+    if n_p < 0:
+        raise ValueError(f"n_particles={n_p}: expected an integer ≥ 0")
+    off, hits = _check_csr(track_offsets, track_hits, "track_offsets", "track_hits")
+    hp = _int_array(hit_particle, "hit_particle")
+    n_h = len(hp)
+    if len(hits) and (hits.min() < 0 or hits.max() >= n_h):
+        bad = hits[(hits < 0) | (hits >= n_h)]
+        raise ValueError(
+            f"track_hits: hit indices {bad[:5].tolist()} outside 0 … {n_h - 1} (the rows of "
+            "hit_particle)"
+        )
+    if len(hp) and (hp.min() < -1 or hp.max() >= n_p):
+        bad = hp[(hp < -1) | (hp >= n_p)]
+        raise ValueError(
+            f"hit_particle: particle rows {bad[:5].tolist()} outside −1 (noise) … {n_p - 1} "
+            f"(n_particles = {n_p})"
+        )
+    n_t = len(off) - 1
+    length = np.diff(off)
+    track = np.repeat(np.arange(n_t, dtype=np.int64), length)
+    key = np.sort(track * max(n_h, 1) + hits)
+    twice = key[1:][key[1:] == key[:-1]]
+    if len(twice):
+        raise ValueError(
+            f"track_hits: track {int(twice[0] // max(n_h, 1))} lists hit "
+            f"{int(twice[0] % max(n_h, 1))} twice"
+        )
+
+    particle_hits = np.bincount(hp[hp >= 0], minlength=n_p)
+    p = hp[hits]
+    on = p >= 0
+    width = max(n_p, 1)
+    pairs, count = np.unique(track[on] * width + p[on], return_counts=True)
+    pair_track, pair_particle = pairs // width, pairs % width
+    major = 2 * count > length[pair_track]  # at most one particle per track
+    majority = np.full(n_t, -1, np.int64)
+    common = np.zeros(n_t, np.int64)
+    majority[pair_track[major]] = pair_particle[major]
+    common[pair_track[major]] = count[major]
+
+    # the best track of each majority particle: most common hits, then the lowest index
+    cand = np.flatnonzero(majority >= 0)
+    cand = cand[np.lexsort((cand, -common[cand], majority[cand]))]
+    first = np.r_[True, majority[cand][1:] != majority[cand][:-1]] if len(cand) else cand > 0
+    best = cand[first]
+    best = best[2 * common[best] > particle_hits[majority[best]]]
+    matched = np.zeros(n_t, bool)
+    matched[best] = True
+    particle_track = np.full(n_p, -1, np.int64)
+    particle_track[majority[best]] = best
+
+    fake = majority < 0
+    particle_found = np.zeros(n_t, bool)
+    particle_found[~fake] = particle_track[majority[~fake]] >= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        purity = np.where(length > 0, common / np.maximum(length, 1), 0.0)
+    return TrackMatch(
+        majority=majority,
+        matched=matched,
+        fake=fake,
+        duplicate=particle_found & ~matched,
+        split=~fake & ~particle_found,
+        particle_track=particle_track,
+        purity=purity,
+        common=common,
+        particle_hits=particle_hits,
+    )
+
+
+def _event_array(a, name: str, n: int, n_events: int) -> np.ndarray:
+    """Validated ``(n,)`` event indices in 0 … n_events − 1."""
+    e = _int_array(a, name)
+    if len(e) != n:
+        raise ValueError(f"{name}: {len(e)} entries, expected {n}")
+    if len(e) and (e.min() < 0 or e.max() >= n_events):
+        bad = e[(e < 0) | (e >= n_events)]
+        hint = (
+            " (−1 is what Tracks.event gives an empty track: drop those first)"
+            if (bad < 0).any()
+            else ""
+        )
+        raise ValueError(f"{name}: events {bad[:5].tolist()} outside 0 … {n_events - 1}{hint}")
+    return e
+
+
+def _check_n_events(n_events) -> int:
+    if isinstance(n_events, bool) or not isinstance(n_events, int | np.integer) or n_events < 1:
+        raise ValueError(f"n_events={n_events!r}: expected an integer ≥ 1")
+    return int(n_events)
+
+
+def tracking_counts(
+    match: TrackMatch, track_event, particle_event, reconstructable, n_events: int
+) -> dict[str, np.ndarray]:
+    """Per-event counts behind the efficiency, fake and duplicate rates.
+
+    Args:
+        match: the :func:`match_tracks` result of T tracks and P particles.
+        track_event: ``(T,)`` event of each track (``Tracks.event``; drop empty tracks).
+        particle_event: ``(P,)`` event of each particle.
+        reconstructable: ``(P,)`` bool, the particles the efficiency counts (e.g. ≥ 3 hits on
+            different stations, p_T above a cut).
+        n_events: number of events (events without tracks or particles count).
+
+    Returns:
+        ``(n_events,)`` int64 arrays: ``particles`` (reconstructable), ``found``
+        (reconstructable and matched), ``tracks``, ``fakes``, ``duplicates``. Efficiency =
+        Σ found / Σ particles, fake rate = Σ fakes / Σ tracks, duplicate rate = Σ duplicates /
+        Σ tracks.
+
+    Raises:
+        ValueError: arrays of the wrong length, events outside 0 … n_events − 1, a track
+            whose majority particle lies in another event (mixed-up indices).
+    """
+    n = _check_n_events(n_events)
+    te = _event_array(track_event, "track_event", match.n_tracks, n)
+    pe = _event_array(particle_event, "particle_event", match.n_particles, n)
+    rec = np.asarray(reconstructable)
+    if rec.shape != (match.n_particles,) or not np.isin(rec, (0, 1)).all():
+        raise ValueError(
+            f"reconstructable: expected ({match.n_particles},) bool, got shape {rec.shape} "
+            f"dtype {rec.dtype}"
+        )
+    rec = rec.astype(bool)
+    has = match.majority >= 0
+    wrong = np.flatnonzero(has)[pe[match.majority[has]] != te[has]]
+    if len(wrong):
+        t = int(wrong[0])
+        raise ValueError(
+            f"track_event: track {t} lies in event {te[t]} but its majority particle "
+            f"{match.majority[t]} in event {pe[match.majority[t]]} (particle_event); "
+            f"{len(wrong)} such track(s)"
+        )
+    return {
+        "particles": np.bincount(pe[rec], minlength=n),
+        "found": np.bincount(pe[rec & match.found], minlength=n),
+        "tracks": np.bincount(te, minlength=n),
+        "fakes": np.bincount(te[match.fake], minlength=n),
+        "duplicates": np.bincount(te[match.duplicate], minlength=n),
+    }
+
+
+#: figure → (numerator, denominator) of :func:`tracking_counts`, and its metrics key.
+_TRACKING_FIGURES = {
+    "efficiency": ("found", "particles", "track_efficiency"),
+    "fake_rate": ("fakes", "tracks", "fake_rate"),
+    "duplicate_rate": ("duplicates", "tracks", "duplicate_rate"),
+}
+_TRACKING_LABELS = {
+    "efficiency": "efficiency",
+    "fake_rate": "fake rate",
+    "duplicate_rate": "duplicate rate",
+}
+#: +1: higher is better; −1: lower is better.
+_TRACKING_BETTER = {"efficiency": 1, "fake_rate": -1, "duplicate_rate": -1}
+
+
+@dataclass(frozen=True, eq=False)
+class TrackingReport:
+    """Track efficiency, fake rate and duplicate rate of several methods on the same events,
+    with paired event-bootstrap intervals (see :func:`tracking_report`).
+
+    Attributes:
+        methods: method names, in the order given.
+        ratios: the figures ``"efficiency/<method>"``, ``"fake_rate/<method>"``,
+            ``"duplicate_rate/<method>"`` on the same resamples.
+        counts: method → the per-event counts of :func:`tracking_counts`.
+    """
+
+    methods: tuple[str, ...]
+    ratios: Ratios
+    counts: dict[str, dict[str, np.ndarray]]
+
+    figures = tuple(_TRACKING_FIGURES)
+
+    def _name(self, figure: str, method: str) -> str:
+        if figure not in _TRACKING_FIGURES:
+            raise ValueError(f"figure={figure!r}: expected one of {list(_TRACKING_FIGURES)}")
+        if method not in self.methods:
+            raise ValueError(f"method={method!r}: not among {list(self.methods)}")
+        return f"{figure}/{method}"
+
+    def value(self, figure: str, method: str) -> float:
+        """``figure`` (``"efficiency"``, ``"fake_rate"``, ``"duplicate_rate"``) of ``method``
+        on the full sample (a fraction)."""
+        return float(self.ratios.value[self.ratios.names.index(self._name(figure, method))])
+
+    def interval(
+        self, figure: str, method: str, reference: str | None = None, *, cl: float | None = None
+    ) -> tuple[float, float]:
+        """Interval of ``figure`` for ``method``, or of the paired difference method −
+        ``reference`` (same event resamples)."""
+        ref = None if reference is None else self._name(figure, reference)
+        return self.ratios.interval(self._name(figure, method), reference=ref, cl=cl)
+
+    def ahead(self, figure: str, method: str, reference: str, *, cl: float | None = None) -> bool:
+        """Whether ``method`` is ahead of ``reference`` on ``figure``: the paired interval of
+        the difference excludes zero on the better side (higher efficiency, lower rates)."""
+        lo, hi = self.interval(figure, method, reference, cl=cl)
+        return lo > 0 if _TRACKING_BETTER[figure] > 0 else hi < 0
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per method: ``<figure>``, ``<figure>_lo``, ``<figure>_hi`` (fractions)."""
+        rows = []
+        for m in self.methods:
+            row: dict[str, float] = {}
+            for f in self.figures:
+                lo, hi = self.interval(f, m)
+                row |= {f: self.value(f, m), f"{f}_lo": lo, f"{f}_hi": hi}
+            rows.append(row)
+        return pd.DataFrame(rows, index=pd.Index(self.methods, name="method"))
+
+    def display(self, reference: str | None = None) -> pd.DataFrame:
+        """The table as text ``value [lo, hi]`` in percent; with ``reference`` also the paired
+        differences ``Δ <figure>`` (method − reference, percentage points)."""
+        if reference is not None:
+            self._name("efficiency", reference)
+        t = self.table * 100
+        out = pd.DataFrame(index=t.index)
+        cl = f"{self.ratios.cl:.0%} CL"
+        for f in self.figures:
+            out[f"{_TRACKING_LABELS[f]} (%), {cl}"] = [
+                _format(*r) for r in t[[f, f"{f}_lo", f"{f}_hi"]].to_numpy()
+            ]
+        if reference is not None:
+            for f in self.figures:
+                text = []
+                for m in self.methods:
+                    if m == reference:
+                        text.append("reference")
+                        continue
+                    lo, hi = self.interval(f, m, reference)
+                    d = self.value(f, m) - self.value(f, reference)
+                    text.append(_format(100 * d, 100 * lo, 100 * hi))
+                out[f"Δ {_TRACKING_LABELS[f]} (%)"] = text
+        return out
+
+    def record(self, out_dir, prefix: str) -> dict[str, dict[str, float]]:
+        """Record ``<prefix>_track_efficiency``, ``<prefix>_fake_rate`` and
+        ``<prefix>_duplicate_rate`` (method → fraction) with their ``_ci`` keys (method →
+        ``[low, high]``) in ``<out_dir>/metrics.json``.
+
+        Returns:
+            key → method → value, as written.
+        """
+        written = {}
+        for f, (_, _, key) in _TRACKING_FIGURES.items():
+            names = {self._name(f, m): m for m in self.methods}
+            written[f"{prefix}_{key}"] = self.ratios.record(out_dir, f"{prefix}_{key}", names)
+        return written
+
+
+def tracking_report(
+    matches: Mapping[str, TrackMatch],
+    track_events: Mapping[str, Any],
+    particle_event,
+    reconstructable,
+    n_events: int,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    cl: float = 0.68,
+) -> TrackingReport:
+    """Efficiency, fake rate and duplicate rate of several track finders on the same events,
+    with event-bootstrap intervals paired between methods (:func:`event_ratios`).
+
+    Args:
+        matches: method → :func:`match_tracks` of its tracks (all on the same particles).
+        track_events: method → ``(T_method,)`` event of each of its tracks.
+        particle_event: ``(P,)`` event of each particle.
+        reconstructable: ``(P,)`` bool, the particles the efficiency counts.
+        n_events: number of events.
+        n_boot: number of event resamples.
+        seed: resampling seed.
+        cl: confidence level of the intervals.
+
+    Raises:
+        ValueError: no methods, ``track_events`` not keyed like ``matches``, matches of a
+            different number of particles, or what :func:`tracking_counts` refuses.
+    """
+    if not isinstance(matches, Mapping) or not matches:
+        raise ValueError("matches: expected a non-empty mapping method → TrackMatch")
+    if not isinstance(track_events, Mapping) or set(track_events) != set(matches):
+        got = list(track_events) if isinstance(track_events, Mapping) else track_events
+        raise ValueError(f"track_events: expected the methods {list(matches)}, got {got}")
+    counts: dict[str, dict[str, np.ndarray]] = {}
+    figures: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for m, match in matches.items():
+        if not isinstance(match, TrackMatch):
+            raise ValueError(f"matches[{m!r}]: expected a TrackMatch, got {type(match).__name__}")
+        try:
+            counts[m] = tracking_counts(
+                match, track_events[m], particle_event, reconstructable, n_events
+            )
+        except ValueError as err:
+            raise ValueError(f"method {m!r}: {err}") from None
+        for f, (num, den, _) in _TRACKING_FIGURES.items():
+            figures[f"{f}/{m}"] = (counts[m][num], counts[m][den])
+    ratios = event_ratios(figures, n_boot=n_boot, seed=seed, cl=cl)
+    return TrackingReport(tuple(matches), ratios, counts)
+
+
+def _binary(a, name: str) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.ndim != 1 or not np.isin(arr, (0, 1)).all():
+        raise ValueError(
+            f"{name}: expected a 1-D bool (or 0/1) array, got shape {arr.shape} dtype "
+            f"{arr.dtype} (threshold scores first)"
+        )
+    return arr.astype(bool)
+
+
+def edge_rates(y_true, kept, n_true_total: int | None = None) -> dict[str, float]:
+    """Edge (segment) efficiency and purity of a graph or of an edge classifier.
+
+    Efficiency = true edges kept / all true segments, purity = true edges kept / edges kept
+    (the definitions of graph-based tracking, e.g. X. Ju et al., Exa.TrkX,
+    arXiv:2103.06995). For the graph construction itself, ``kept`` is all ones and
+    ``n_true_total`` the number of true segments (consecutive hits of a particle) the graph
+    should contain, some of which it may have lost.
+
+    Args:
+        y_true: ``(E,)`` bool, the edge joins consecutive hits of one particle.
+        kept: ``(E,)`` bool, the edge is kept (classifier above its cut, or in the graph).
+        n_true_total: all true segments, ≥ Σ y_true; None = Σ y_true.
+
+    Returns:
+        ``efficiency``, ``purity`` (NaN when nothing is kept / no true segment),
+        ``n_true``, ``n_kept``, ``n_true_kept``.
+    """
+    yt, k = _binary(y_true, "y_true"), _binary(kept, "kept")
+    if len(yt) != len(k):
+        raise ValueError(f"kept has {len(k)} entries but y_true has {len(yt)}")
+    n_true = int(yt.sum()) if n_true_total is None else int(n_true_total)
+    if n_true < yt.sum():
+        raise ValueError(
+            f"n_true_total={n_true_total}: fewer than the {int(yt.sum())} true edges of y_true"
+        )
+    n_kept, n_tk = int(k.sum()), int((yt & k).sum())
+    return {
+        "efficiency": n_tk / n_true if n_true else float("nan"),
+        "purity": n_tk / n_kept if n_kept else float("nan"),
+        "n_true": n_true,
+        "n_kept": n_kept,
+        "n_true_kept": n_tk,
+    }
+
+
+def edge_counts(
+    y_true, kept, edge_event, n_events: int, n_true_total=None
+) -> dict[str, np.ndarray]:
+    """Per-event edge counts for the event bootstrap of :func:`edge_rates`.
+
+    ``event_ratios({"edge_efficiency": (c["true_kept"], c["true"]), "edge_purity":
+    (c["true_kept"], c["kept"])})`` gives both rates with paired intervals.
+
+    Args:
+        y_true: ``(E,)`` bool, true edges.
+        kept: ``(E,)`` bool, kept edges.
+        edge_event: ``(E,)`` event of each edge.
+        n_events: number of events.
+        n_true_total: ``(n_events,)`` true segments per event (≥ the true edges there), or
+            None to count the true edges.
+
+    Returns:
+        ``(n_events,)`` int64 arrays ``true``, ``kept``, ``true_kept``.
+    """
+    n = _check_n_events(n_events)
+    yt, k = _binary(y_true, "y_true"), _binary(kept, "kept")
+    if len(yt) != len(k):
+        raise ValueError(f"kept has {len(k)} entries but y_true has {len(yt)}")
+    ev = _event_array(edge_event, "edge_event", len(yt), n)
+    true = np.bincount(ev[yt], minlength=n)
+    if n_true_total is not None:
+        total = _int_array(n_true_total, "n_true_total")
+        if total.shape != (n,) or (total < true).any():
+            raise ValueError(
+                f"n_true_total: expected ({n},) per-event counts ≥ the true edges of each "
+                f"event, got shape {total.shape}"
+            )
+        true = total
+    return {
+        "true": true,
+        "kept": np.bincount(ev[k], minlength=n),
+        "true_kept": np.bincount(ev[yt & k], minlength=n),
+    }
