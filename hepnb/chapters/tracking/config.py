@@ -51,7 +51,7 @@ class TrackingConfig(Config):
     train_filters: list[str] = field(
         default_factory=lambda: ["DropSpinningTracks()", "DropTracksWithHoles()", "DropShort()"]
     )
-    cut_keep: float = 0.995
+    cut_keep: float = 0.999
     tracknet_hidden: int = 32
     alpha: float = 0.9
     gnn_hidden: int = 40

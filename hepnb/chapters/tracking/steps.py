@@ -152,6 +152,16 @@ def station_radii(hits: Hits) -> np.ndarray:
 reconstructable = schema.reconstructable
 
 
+def reconstructable_only(hits: Hits, geom: schema.Geometry) -> Hits:
+    """``hits`` with the hits of particles that are not reconstructable relabelled as noise
+    (``track = −1``): what the graph cuts are fitted on, so that a few curling or very soft
+    particles — whose segments bend by 100 times more — do not open the cuts for all."""
+    part = hits.particle_index()
+    rec = reconstructable(hits, geom)
+    keep = (part >= 0) & rec[np.maximum(part, 0)] if len(rec) else np.zeros(len(hits), bool)
+    return hits.with_columns(track=np.where(keep, hits["track"], -1))
+
+
 # --- preprocessing -------------------------------------------------------------------------
 
 
@@ -186,7 +196,9 @@ def preprocess(cfg: TrackingConfig) -> Preprocessed:
     if not st.done:
         parts = splits(cfg)
         chain = transforms.parse(list(cfg.transforms)).fit(parts["train"])
-        cuts = _graph.GraphCuts.fit(parts["train"], keep=cfg.cut_keep)
+        cuts = _graph.GraphCuts.fit(
+            reconstructable_only(parts["train"], geometry(cfg)), keep=cfg.cut_keep
+        )
         radii = station_radii(parts["train"])
         params, scan = tune_hough(cfg, parts["val"], radii)
         io.atomic_write_json(
@@ -858,13 +870,17 @@ class GraphReport:
 
 
 def graph_report(cfg: TrackingConfig, n_boot: int = 1000) -> GraphReport:
-    """Edge efficiency (true segments kept / all true segments) and purity (true / kept) of
-    the segment graph built with the training events' cuts, per split."""
+    """Edge efficiency (true segments of reconstructable particles kept / all of them) and
+    purity (such segments / edges) of the segment graph built with the training events'
+    cuts, per split. Segments of particles that count for no efficiency (curlers, particles
+    below the pT cut) count as neither."""
     prep = preprocess(cfg)
     figures: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     parts = splits(cfg)
+    geom = geometry(cfg)
     for name, hits in parts.items():
-        c = _graph.graph_counts(graph(cfg, hits, prep), hits.n_events)
+        rec_only = reconstructable_only(hits, geom)
+        c = _graph.graph_counts(graph(cfg, rec_only, prep), hits.n_events)
         figures[f"efficiency/{name}"] = (c["true_kept"], c["true_all"])
         figures[f"purity/{name}"] = (c["true_kept"], c["kept"])
     # splits hold different events: resample each split's events on their own

@@ -50,7 +50,9 @@ def test_chain_and_cuts_are_fitted_on_training_events(cfg):
     assert scale.scale == pytest.approx([cyl["r"].std(), cyl["phi"].std(), cyl["z"].std()])
     # the stored chain is a list of reprs that parses back to the same fitted chain
     assert transforms.parse(transforms.to_config(prep.chain)) == prep.chain
-    refit = chapter.graph.GraphCuts.fit(train, keep=cfg.cut_keep)
+    # the cuts keep cut_keep of the true segments of the reconstructable particles
+    rec_only = chapter.reconstructable_only(train, chapter.geometry(cfg))
+    refit = chapter.graph.GraphCuts.fit(rec_only, keep=cfg.cut_keep)
     assert refit == prep.cuts
     assert np.allclose(prep.radii, chapter.station_radii(train))
 
