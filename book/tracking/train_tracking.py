@@ -25,8 +25,13 @@
 #   semi-axes — where the next hit should be. Its loss is
 #   α · (distance of the true hit from the centre, in units of the semi-axes)
 #   + (1 − α) · (the ellipse's area): the first term alone would grow the ellipse until every
-#   hit is inside, the second shrinks it. Tracks are then built by extending seeds (pairs of
-#   hits on the first two stations) with the hit nearest the centre inside the ellipse.
+#   hit is inside, the second shrinks it. The area is counted in mm² on the next layer: the
+#   distance term has no unit, so the best ellipse grows as (α σ / ((1 − α) · unit²))^(1/3)
+#   for hits scattering by σ about the prediction, and with coordinates normalised to O(1) —
+#   where a hit scatters by 10⁻³ — α = 0.9 would draw ellipses over a tenth of the layer. The
+#   network predicts the next hit as an offset from the current one, the semi-axes in units
+#   of 1 mm. Tracks are then built by extending seeds (pairs of hits on the first two
+#   stations) with the hit nearest the centre inside the ellipse.
 #   (φ is taken relative to the track's first hit, so a track crossing φ = ±π is no
 #   discontinuity.)
 # * An **Interaction Network** (Battaglia et al., NeurIPS 2016; for tracking: DeZoort et al.,
