@@ -49,6 +49,11 @@ def trt_sample(n_tracks: int, seed: int = 0) -> Path:
     return path
 
 
+def passfail(ok: bool) -> str:
+    """``"PASS"`` or ``"FAIL"`` for a physics target met or not."""
+    return "PASS" if ok else "FAIL"
+
+
 def verdict(ratios, target: float | None, label: str) -> str:
     """The ratio as median of per-cycle ratios, its spread, and PASS / FAIL / UNDECIDED
     (decided on the min–max of the per-cycle ratios; no verdict without a target)."""

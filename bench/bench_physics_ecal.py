@@ -15,13 +15,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT, peak_rss_mb, timer
+from _common import OUT, passfail, peak_rss_mb, timer
 
 from hepnb.chapters import ecal as chapter
-
-
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def main() -> None:
@@ -50,13 +46,13 @@ def main() -> None:
     best = max(models, key=lambda m: acc.loc[m, "accuracy"])
     print(
         f"\nbest model {best}: {acc.loc[best, 'accuracy']:.4f} (target >= 0.98): "
-        f"{_verdict(acc.loc[best, 'accuracy'] >= 0.98)}"
+        f"{passfail(acc.loc[best, 'accuracy'] >= 0.98)}"
     )
     for m in models:
         lo, hi = ev.accuracy.interval(m, reference="energy sum")
-        print(f"  {m} - energy sum: [{lo:+.4f}, {hi:+.4f}] (target > 0): {_verdict(lo > 0)}")
+        print(f"  {m} - energy sum: [{lo:+.4f}, {hi:+.4f}] (target > 0): {passfail(lo > 0)}")
     gap = acc.loc["cnn", "accuracy"] - acc.loc["gnn", "accuracy"]
-    print(f"  cnn - gnn: {gap:+.4f} (target <= 0.02): {_verdict(gap <= 0.02)}")
+    print(f"  cnn - gnn: {gap:+.4f} (target <= 0.02): {passfail(gap <= 0.02)}")
     print(f"\n[Poisson mix, mu = {cfg.poisson_mu}]")
     print(ev.poisson.display().to_string())
     print("\n[undercount rate: n read as n - 1]")

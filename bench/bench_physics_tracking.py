@@ -18,13 +18,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT, peak_rss_mb, timer
+from _common import OUT, passfail, peak_rss_mb, timer
 
 from hepnb.chapters import tracking as chapter
-
-
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def main() -> None:
@@ -62,15 +58,15 @@ def main() -> None:
         eff = ev.report.value("efficiency", "gnn")
         fake = ev.report.value("fake_rate", "gnn")
         hit = ev.hit_efficiency.value
-        print(f"\nGNN efficiency {eff:.4f} (target >= 0.97): {_verdict(eff >= 0.97)}")
-        print(f"GNN fake rate {fake:.4f} (target <= 0.05): {_verdict(fake <= 0.05)}")
-        print(f"TrackNETv2 hit efficiency {hit:.4f} (target >= 0.95): {_verdict(hit >= 0.95)}")
+        print(f"\nGNN efficiency {eff:.4f} (target >= 0.97): {passfail(eff >= 0.97)}")
+        print(f"GNN fake rate {fake:.4f} (target <= 0.05): {passfail(fake <= 0.05)}")
+        print(f"TrackNETv2 hit efficiency {hit:.4f} (target >= 0.95): {passfail(hit >= 0.95)}")
         for m in ("gnn", "tracknet"):
             for fig, better in (("efficiency", "> 0"), ("fake_rate", "< 0")):
                 lo, hi = ev.report.interval(fig, m, reference="hough")
                 ok = ev.report.ahead(fig, m, "hough")
                 print(
-                    f"  {m} - hough {fig}: [{lo:+.4f}, {hi:+.4f}] (ahead: {better}): {_verdict(ok)}"
+                    f"  {m} - hough {fig}: [{lo:+.4f}, {hi:+.4f}] (ahead: {better}): {passfail(ok)}"
                 )
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "binned_mean",
     "binned_rate",
     "bootstrap",
+    "check_csr",
     "choose_threshold",
     "confusion_matrix",
     "edge_counts",
@@ -1556,8 +1557,9 @@ def _int_array(a, name: str, ndim: int = 1) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _check_csr(offsets, entries, name: str, entries_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validated int64 ``(offsets, entries)`` of compressed rows."""
+def check_csr(offsets, entries, name: str, entries_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validated int64 ``(offsets, entries)`` of compressed rows (CSR: row ``i`` is
+    ``entries[offsets[i]:offsets[i + 1]]``); errors name ``name`` and ``entries_name``."""
     off = _int_array(offsets, name)
     idx = _int_array(entries, entries_name)
     if not len(off) or off[0] != 0 or off[-1] != len(idx) or (np.diff(off) < 0).any():
@@ -1605,7 +1607,7 @@ def match_tracks(track_offsets, track_hits, hit_particle, n_particles: int) -> T
     n_p = int(n_particles)
     if n_p < 0:
         raise ValueError(f"n_particles={n_p}: expected an integer ≥ 0")
-    off, hits = _check_csr(track_offsets, track_hits, "track_offsets", "track_hits")
+    off, hits = check_csr(track_offsets, track_hits, "track_offsets", "track_hits")
     hp = _int_array(hit_particle, "hit_particle")
     n_h = len(hp)
     if len(hits) and (hits.min() < 0 or hits.max() >= n_h):

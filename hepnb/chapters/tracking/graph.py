@@ -51,6 +51,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from torch_geometric.data import Data
 
+from hepnb import evaluate
 from hepnb.chapters.tracking.hits import Hits, Tracks
 from hepnb.chapters.tracking.schema import C_LIGHT
 
@@ -608,22 +609,18 @@ def graph_counts(graph: Graph, n_events: int | None = None) -> dict[str, np.ndar
     n = graph.n_events
     if n_events is not None and n_events != n:
         raise ValueError(f"graph_counts: n_events={n_events}, but the graph has {n} events")
-    return {
-        "true_kept": np.bincount(graph.event[graph.y == 1], minlength=n),
-        "true_all": np.asarray(graph.n_true_segments, np.int64),
-        "kept": np.bincount(graph.event, minlength=n),
-    }
+    c = evaluate.edge_counts(
+        graph.y == 1, np.ones(len(graph.y), bool), graph.event, n, graph.n_true_segments
+    )
+    return {"true_kept": c["true_kept"], "true_all": c["true"], "kept": c["kept"]}
 
 
 def graph_rates(graph: Graph) -> dict[str, float]:
     """Edge efficiency ``kept true / all true`` and purity ``kept true / kept`` of the graph
     (NaN where the denominator is 0), with the three totals."""
     c = {k: int(v.sum()) for k, v in graph_counts(graph).items()}
-    return {
-        "efficiency": c["true_kept"] / c["true_all"] if c["true_all"] else math.nan,
-        "purity": c["true_kept"] / c["kept"] if c["kept"] else math.nan,
-        **c,
-    }
+    r = evaluate.edge_rates(graph.y == 1, np.ones(len(graph.y), bool), c["true_all"])
+    return {"efficiency": r["efficiency"], "purity": r["purity"], **c}
 
 
 # --- PyG ----------------------------------------------------------------------------------

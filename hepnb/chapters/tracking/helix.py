@@ -37,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from hepnb.chapters.tracking.schema import C_LIGHT
+from hepnb.evaluate import check_csr
 
 __all__ = ["C_LIGHT", "fit_tracks", "gluckstern_resolution", "resolution"]
 
@@ -50,26 +51,9 @@ _NEWTON_ITERATIONS = 50
 _METHODS = ("hyper", "kasa")
 
 
-def _int_array(a, name: str) -> np.ndarray:
-    arr = np.asarray(a)
-    if arr.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D array, got shape {arr.shape}")
-    if arr.size and not (
-        np.issubdtype(arr.dtype, np.integer)
-        or (np.issubdtype(arr.dtype, np.floating) and np.array_equal(arr, np.round(arr)))
-    ):
-        raise ValueError(f"{name}: expected integers, got dtype {arr.dtype}")
-    return arr.astype(np.int64)
-
-
 def _check(offsets, track_hits, x, y, z, b_field) -> tuple[np.ndarray, ...]:
     """Validated ``(offsets, hits, x, y, z)`` and the field."""
-    off, hits = _int_array(offsets, "offsets"), _int_array(track_hits, "track_hits")
-    if not len(off) or off[0] != 0 or off[-1] != len(hits) or (np.diff(off) < 0).any():
-        raise ValueError(
-            "offsets: expected CSR offsets (start at 0, non-decreasing, end at "
-            f"len(track_hits) = {len(hits)})"
-        )
+    off, hits = check_csr(offsets, track_hits, "offsets", "track_hits")
     cols = []
     for name, a in (("x", x), ("y", y), ("z", z)):
         c = np.asarray(a, dtype=np.float64)

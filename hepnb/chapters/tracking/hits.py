@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hepnb.evaluate import check_csr
+
 __all__ = ["HIT_COLUMNS", "PARTICLE_COLUMNS", "Hits", "Tracks"]
 
 #: Columns every hit table has: event index, position (mm), station (0 = innermost) and the
@@ -166,12 +168,7 @@ class Tracks:
     hits: np.ndarray
 
     def __post_init__(self) -> None:
-        off = np.asarray(self.offsets, np.int64)
-        hit = np.asarray(self.hits, np.int64)
-        if off.ndim != 1 or not len(off) or off[0] != 0 or off[-1] != len(hit):
-            raise ValueError("tracks: offsets must start at 0 and end at len(hits)")
-        if (np.diff(off) < 0).any():
-            raise ValueError("tracks: offsets must not decrease")
+        off, hit = check_csr(self.offsets, self.hits, "tracks: offsets", "hits")
         object.__setattr__(self, "offsets", off)
         object.__setattr__(self, "hits", hit)
 

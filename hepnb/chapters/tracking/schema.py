@@ -68,6 +68,7 @@ __all__ = [
     "TREE",
     "Geometry",
     "geometry",
+    "particle_stations",
     "radius_of_curvature",
     "reconstructable",
 ]
@@ -414,12 +415,17 @@ def reconstructable(hits: Hits, geom: str | Geometry) -> np.ndarray:
         ``(n_particles,)`` bool, one per row of ``hits.particles``.
     """
     g = geometry(geom)
-    parts = hits.particles
-    n = len(parts["event"])
+    stations, _ = particle_stations(hits)
+    pt = np.hypot(hits.particles["px"], hits.particles["py"])
+    return (stations >= g.min_stations) & (pt >= g.pt_min)
+
+
+def particle_stations(hits: Hits) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct stations and hits of every particle, ``(n_particles,)`` each, one per row of
+    ``hits.particles`` (a looper has more hits than stations)."""
+    n = len(hits.particles["event"])
     row = hits.particle_index()
     ok = row >= 0
     width = int(hits["station"].max(initial=0)) + 1
     pairs = np.unique(row[ok] * width + hits["station"][ok])
-    stations = np.bincount(pairs // width, minlength=n)
-    pt = np.hypot(parts["px"], parts["py"])
-    return (stations >= g.min_stations) & (pt >= g.pt_min)
+    return np.bincount(pairs // width, minlength=n), np.bincount(row[ok], minlength=n)

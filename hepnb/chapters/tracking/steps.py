@@ -100,22 +100,33 @@ def sample(cfg: TrackingConfig) -> list[Path]:
     return [Path(found) / "tracking.root"]
 
 
+#: The sample read last in this process, and its splits by seed: every step asks for them.
 _EVENTS: dict[tuple, Hits] = {}
+_SPLITS: dict[tuple, dict[str, Hits]] = {}
 
 
-def events(cfg: TrackingConfig) -> Hits:
-    """Every event of the sample, read once per process (a changed file is read again)."""
+def _events(cfg: TrackingConfig) -> tuple[tuple, Hits]:
+    """The key of the sample's files (paths, modification times) and its events."""
     paths = sample(cfg)
     key = tuple((str(p), os.stat(p).st_mtime_ns) for p in paths)
     if key not in _EVENTS:
         _EVENTS.clear()
+        _SPLITS.clear()
         _EVENTS[key] = reader.read(paths if len(paths) > 1 else paths[0])
-    return _EVENTS[key]
+    return key, _EVENTS[key]
+
+
+def events(cfg: TrackingConfig) -> Hits:
+    """Every event of the sample, read once per process (a changed file is read again)."""
+    return _events(cfg)[1]
 
 
 def splits(cfg: TrackingConfig) -> dict[str, Hits]:
-    """Training, validation and test events (60/20/20, drawn with ``cfg.seed``)."""
-    hits = events(cfg)
+    """Training, validation and test events (60/20/20, drawn with ``cfg.seed``), made once
+    per sample and seed in a process."""
+    key, hits = _events(cfg)
+    if (key, cfg.seed) in _SPLITS:
+        return _SPLITS[key, cfg.seed]
     n = hits.n_events
     if n < 5:
         raise ValueError(f"{sample(cfg)}: {n} events; the split needs at least 5")
@@ -126,7 +137,8 @@ def splits(cfg: TrackingConfig) -> dict[str, Hits]:
         "val": order[n_train : n_train + n_val],
         "test": order[n_train + n_val :],
     }
-    return {k: hits.select_events(np.sort(v)) for k, v in parts.items()}
+    _SPLITS[key, cfg.seed] = {k: hits.select_events(np.sort(v)) for k, v in parts.items()}
+    return _SPLITS[key, cfg.seed]
 
 
 def geometry(cfg: TrackingConfig) -> schema.Geometry:
@@ -250,13 +262,24 @@ def _match(hits: Hits, tracks: Tracks) -> evaluate.TrackMatch:
     )
 
 
-def _figure_of_merit(hits: Hits, geom: schema.Geometry, tracks: Tracks) -> float:
-    """Efficiency − fake rate − duplicate rate of ``tracks`` on ``hits`` (for choosing)."""
+def _rates(hits: Hits, rec: np.ndarray, tracks: Tracks) -> dict[str, float]:
+    """Efficiency (over the particles ``rec`` marks), fake and duplicate rate of ``tracks``
+    on ``hits``, and the figure of merit efficiency − fake − duplicate rate (``score``) by
+    which the Hough binning and the GNN's edge threshold are chosen."""
     m = _match(hits, tracks)
-    rec = reconstructable(hits, geom)
-    eff = (m.particle_track[rec] >= 0).mean() if rec.any() else 0.0
+    eff = float((m.particle_track[rec] >= 0).mean()) if rec.any() else 0.0
     n = max(len(tracks), 1)
-    return float(eff - m.fake.sum() / n - m.duplicate.sum() / n)
+    fake, dup = float(m.fake.sum() / n), float(m.duplicate.sum() / n)
+    return {
+        "efficiency": eff,
+        "fake_rate": fake,
+        "duplicate_rate": dup,
+        "score": eff - fake - dup,
+    }
+
+
+def _score(hits: Hits, rec: np.ndarray, tracks: Tracks) -> float:
+    return _rates(hits, rec, tracks)["score"]
 
 
 def tune_hough(
@@ -275,7 +298,7 @@ def tune_hough(
             "pt_min": [geom.pt_min],
             "min_stations": [geom.min_stations],
         },
-        partial(_figure_of_merit, val, geom),
+        partial(_score, val, reconstructable(val, geom)),
     )
 
 
@@ -307,10 +330,11 @@ def build_model(
     TrackNETv2 predicts the next hit as an offset from the current one in its (φ_rel, z)
     inputs, with semi-axes in units of 1 mm on the mean station (see :func:`scales`)."""
     if method == "tracknet":
-        s = scales(prep or preprocess(cfg))
-        mm = (1.0 / (s["phi"] * float(np.mean((prep or preprocess(cfg)).radii))), 1.0 / s["z"])
         return TrackNETv2(
-            input_features=3, hidden=cfg.tracknet_hidden, axis_scale=mm, centre_from=(1, 2)
+            input_features=3,
+            hidden=cfg.tracknet_hidden,
+            axis_scale=_per_mm(prep or preprocess(cfg)),
+            centre_from=(1, 2),
         )
     if method == "gnn":
         return InteractionNetwork(
@@ -360,12 +384,19 @@ def scales(prep: Preprocessed) -> dict[str, float]:
     return {"phi": float(np.pi), "z": 100.0 / dz}
 
 
+def _per_mm(prep: Preprocessed) -> tuple[float, float]:
+    """One millimetre in TrackNETv2's normalised (φ_rel, z), φ as an arc at the mean station
+    radius."""
+    s = scales(prep)
+    return 1.0 / (s["phi"] * float(np.mean(prep.radii))), 1.0 / s["z"]
+
+
 def area_scale(prep: Preprocessed) -> float:
     """mm² of one unit² of TrackNETv2's (φ_rel, z) at the mean station radius: the unit of
     the loss's area term, so that α weighs an area in mm² (see
     :func:`hepnb.models.tracknet.tracknet_loss`)."""
-    s = scales(prep)
-    return s["phi"] * float(np.mean(prep.radii)) * s["z"]
+    phi, z = _per_mm(prep)
+    return 1.0 / (phi * z)
 
 
 def _loaders(cfg: TrackingConfig, method: str, prep: Preprocessed) -> dict[str, Any]:
@@ -572,23 +603,12 @@ def threshold_scan(cfg: TrackingConfig) -> pd.DataFrame:
     g = graph(cfg, val, prep)
     scores = _gnn_scores(train(cfg, "gnn", progress=False).model, g, val, prep)
     rec = reconstructable(val, geom)
-    rows = []
-    for thr in THRESHOLDS:
-        tracks = _gnn_tracks(g, scores, float(thr), geom)
-        m = _match(val, tracks)
-        n = max(len(tracks), 1)
-        eff = float((m.particle_track[rec] >= 0).mean()) if rec.any() else 0.0
-        fake, dup = m.fake.sum() / n, m.duplicate.sum() / n
-        rows.append(
-            {
-                "threshold": float(thr),
-                "efficiency": eff,
-                "fake_rate": fake,
-                "duplicate_rate": dup,
-                "score": eff - fake - dup,
-            }
-        )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        [
+            {"threshold": float(thr), **_rates(val, rec, _gnn_tracks(g, scores, float(thr), geom))}
+            for thr in THRESHOLDS
+        ]
+    )
 
 
 def _tracks_step(cfg: TrackingConfig) -> runs.Step:
@@ -616,15 +636,19 @@ def find_tracks(cfg: TrackingConfig) -> tuple[dict[str, Found], pd.DataFrame]:
         found["hough"] = hough.find_tracks(hits, prep.radii, geom.b_field, prep.hough)
         seconds["hough"] = time.perf_counter() - start
 
+        # one segment graph gives TrackNETv2 its seeds and the GNN its edges: its building
+        # time counts for both
         start = time.perf_counter()
         g = graph(cfg, hits, prep)
-        found["tracknet"] = _tracknet_tracks(nets["tracknet"], hits, g, prep, geom, max_area)
-        seconds["tracknet"] = time.perf_counter() - start
+        graph_seconds = time.perf_counter() - start
 
         start = time.perf_counter()
-        g = graph(cfg, hits, prep)
+        found["tracknet"] = _tracknet_tracks(nets["tracknet"], hits, g, prep, geom, max_area)
+        seconds["tracknet"] = graph_seconds + time.perf_counter() - start
+
+        start = time.perf_counter()
         found["gnn"] = _gnn_tracks(g, _gnn_scores(nets["gnn"], g, hits, prep), thr, geom)
-        seconds["gnn"] = time.perf_counter() - start
+        seconds["gnn"] = graph_seconds + time.perf_counter() - start
 
         arrays = {}
         for m, t in found.items():
@@ -728,20 +752,9 @@ def geometry_table(geom: schema.Geometry) -> pd.DataFrame:
     )
 
 
-def _particle_stations(hits: Hits) -> tuple[np.ndarray, np.ndarray]:
-    """``(P,)`` distinct stations and hits of each particle."""
-    part = hits.particle_index()
-    n_p = len(hits.particles["px"])
-    ok = part >= 0
-    n_hits = np.bincount(part[ok], minlength=n_p)
-    pairs = np.unique(np.stack([part[ok], hits["station"][ok]], axis=1), axis=0)
-    n_st = np.bincount(pairs[:, 0], minlength=n_p) if len(pairs) else np.zeros(n_p, np.int64)
-    return n_st, n_hits
-
-
 def summary(hits: Hits, geom: schema.Geometry) -> pd.Series:
     """Events, hits, particles, noise and loopers of a sample (per event where it says)."""
-    n_st, n_hits = _particle_stations(hits)
+    n_st, n_hits = schema.particle_stations(hits)
     rec = reconstructable(hits, geom)
     n = max(hits.n_events, 1)
     return pd.Series(
@@ -785,7 +798,7 @@ def helix_check(hits: Hits, geom: schema.Geometry) -> pd.DataFrame:
     """Per particle with hits on 3 or more stations and no repeated station: the true pT
     (GeV), the radius R = pT/(0.3B) it predicts and the radius of the circle fitted to its
     hits and the beam line (mm)."""
-    n_st, n_hits = _particle_stations(hits)
+    n_st, n_hits = schema.particle_stations(hits)
     tracks = truth_tracks(hits)
     keep = (n_st >= 3) & (n_hits == n_st)
     part = hits.particle_index()
