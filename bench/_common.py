@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -97,3 +100,34 @@ def spread(x) -> str:
     """``median [min–max]`` of a throughput series (tracks or events / s)."""
     x = np.asarray(x)
     return f"{np.median(x):,.0f}  [{x.min():,.0f} – {x.max():,.0f}]"
+
+
+def current_rss_mb() -> float:
+    """Resident memory of this process now (MiB; Linux ``/proc``)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class RssPoller:
+    """Highest resident memory seen while the block runs, sampled every ``interval`` s on a
+    thread (the process's peak, ``ru_maxrss``, is set by the imports and hides the block's)."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval, self.peak = interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, current_rss_mb())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> Self:
+        self.peak = current_rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, current_rss_mb())

@@ -42,11 +42,9 @@ import platform
 import shlex
 import subprocess
 import sys
-import threading
 import time
 from functools import partial
 from pathlib import Path
-from typing import Self
 
 import awkward as ak
 import numpy as np
@@ -54,7 +52,7 @@ import torch
 import uproot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT, spread, timed, verdict, warm_page_cache
+from _common import OUT, RssPoller, current_rss_mb, spread, timed, verdict, warm_page_cache
 
 from hepnb import stream
 from hepnb.chapters.ecal import batches, schema, sim, steps
@@ -118,37 +116,6 @@ def in_memory(units, transform, batch_size: int, seed: int = 0) -> int:
         idx = perm[i : i + batch_size]
         n += len(transform(events[idx], labels[idx]))
     return n
-
-
-def current_rss_mb() -> float:
-    """Resident memory of this process now (MiB; Linux ``/proc``)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class RssPoller:
-    """Highest resident memory seen while the block runs, sampled every ``interval`` s on a
-    thread (the process's peak, ``ru_maxrss``, is set by the imports and hides the epoch)."""
-
-    def __init__(self, interval: float = 0.005) -> None:
-        self.interval, self.peak = interval, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, current_rss_mb())
-            time.sleep(self.interval)
-
-    def __enter__(self) -> Self:
-        self.peak = current_rss_mb()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, current_rss_mb())
 
 
 def child(mode: str, n_events: int, block: int, batch_size: int, buffer_size: int) -> None:

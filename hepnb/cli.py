@@ -6,6 +6,8 @@ Every subcommand iterates the chapter registry (:mod:`hepnb.chapters`)::
     hepnb config trt --preset reduced          # the configuration, as YAML
     hepnb run trt --preset reduced             # execute the chapter's notebooks with papermill
     hepnb run trt --config my.yaml -p epochs 20
+    hepnb convert tth --config cfg.yaml        # a chapter's conversion (ROOT → HDF5)
+    hepnb inspect file.h5                      # what a converted file holds, with statistics
     hepnb book                                 # build the Jupyter Book from the executed notebooks
     hepnb all                                  # every chapter at `reduced`, then the book
 """
@@ -166,6 +168,33 @@ def build_book(
     return build_dir / "html"
 
 
+def inspect_file(path: str | os.PathLike) -> str:
+    """What ``hepnb inspect`` prints for a converted file: the chapter that wrote it (its root
+    attribute ``chapter``) describes it; any other HDF5 file gets its groups, datasets and
+    attributes listed."""
+    h5py = require("h5py")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        with h5py.File(path, "r") as f:
+            owner = f.attrs.get("chapter")
+            lines = [f"{path}: HDF5"]
+            f.visititems(
+                lambda name, obj: lines.append(
+                    f"  {name}: {obj.shape} {obj.dtype}"
+                    if isinstance(obj, h5py.Dataset)
+                    else f"  {name}/"
+                )
+            )
+    except OSError as exc:
+        raise ValueError(f"{path}: not an HDF5 file ({exc})") from None
+    for ch in chapters.all_chapters():
+        if ch.name == owner and "inspect" in ch.extras:
+            return ch.extras["inspect"](path)
+    return "\n".join(lines)
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="reduced", help="preset of the chapter (presets.yaml)")
     p.add_argument("--config", type=Path, default=None, help="YAML file of configuration keys")
@@ -205,6 +234,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg.add_argument("chapter", choices=names)
     _add_config_args(cfg)
 
+    converters = [c.name for c in registry if "convert" in c.extras]
+    conv = sub.add_parser("convert", help="a chapter's conversion of its ntuples (e.g. → HDF5)")
+    conv.add_argument("chapter", choices=converters)
+    _add_config_args(conv)
+    conv.add_argument(
+        "--out", type=Path, default=None, help="output file (default: the run folder's step)"
+    )
+
+    insp = sub.add_parser("inspect", help="print what a converted HDF5 file holds")
+    insp.add_argument("path", type=Path)
+
     book = sub.add_parser("book", help="build the Jupyter Book (HTML)")
     book.add_argument("--strict", action="store_true", help="fail on warnings")
     book.add_argument(
@@ -228,6 +268,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise SystemExit(str(exc)) from None
         else:
             run_chapter(a.chapter, a.preset, overrides, a.out_dir, config_file=a.config)
+    elif a.cmd == "convert":
+        overrides = {k: parse_value(v) for k, v in a.p}
+        try:
+            config = make_config(a.chapter, a.preset, a.config, overrides)
+            print(chapters.get(a.chapter).extras["convert"](config, a.out))
+        except (KeyError, ConfigError, FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"hepnb convert {a.chapter}: {str(exc).strip(chr(34))}") from None
+    elif a.cmd == "inspect":
+        try:
+            print(inspect_file(a.path))
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"hepnb inspect: {exc}") from None
     elif a.cmd == "book":
         print(build_book(a.strict, a.runs_root, a.out_root) / "index.html")
     elif a.cmd == "all":

@@ -18,18 +18,27 @@ rule, :func:`tracking_counts` counts per event and :func:`tracking_report` gives
 fake and duplicate rates of several methods with paired event-bootstrap intervals
 (:func:`event_ratios`, the generic ratio-of-sums bootstrap :func:`accuracy` also uses);
 :func:`edge_rates` and :func:`edge_counts` give the edge efficiency and purity of a graph.
+
+Signal vs background analyses (weighted events, yields S and B in expected events):
+:func:`significance` (S/√(B + δB²)) and :func:`asimov` (the Asimov discovery significance),
+their threshold scan :func:`significance_scan`, the cut chosen on validation and measured on
+test by :func:`significance_working_point`, the binned Asimov significance of a score
+distribution (:func:`binned_asimov`, bins from :func:`equal_signal_bins`), the
+train/test Kolmogorov–Smirnov check :func:`overtraining`, the background-shape check
+:func:`sculpting` and :func:`permutation_importance`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta
+from scipy.stats import beta, kstwo
+from scipy.stats import chi2 as chi2_dist
 from sklearn import metrics as skm
 
 from hepnb import runs
@@ -45,7 +54,11 @@ __all__ = [
     "TrackMatch",
     "TrackingReport",
     "accuracy",
+    "asimov",
     "auc",
+    "binned_asimov",
+    "binned_asimov_interval",
+    "binned_asimov_table",
     "binned_mean",
     "binned_rate",
     "bootstrap",
@@ -54,12 +67,19 @@ __all__ = [
     "confusion_matrix",
     "edge_counts",
     "edge_rates",
+    "equal_signal_bins",
     "event_ratios",
     "figure_name",
     "match_tracks",
+    "overtraining",
+    "permutation_importance",
     "rejection_at",
     "report",
     "roc",
+    "sculpting",
+    "significance",
+    "significance_scan",
+    "significance_working_point",
     "summary",
     "threshold_scan",
     "tracking_counts",
@@ -970,26 +990,7 @@ _FIGURES = (
 
 def _split(y, s, w, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validated ``(y, score, weight)`` of one split; messages name ``y_<split>`` etc."""
-    y = np.asarray(y).reshape(-1)
-    s = np.asarray(s, dtype=float).reshape(-1)
-    if len(s) != len(y):
-        raise ValueError(f"s_{split} has {len(s)} entries but y_{split} has {len(y)}")
-    if not np.isfinite(s).all():
-        raise ValueError(f"s_{split} holds {int((~np.isfinite(s)).sum())} NaN/inf value(s)")
-    try:
-        y = _check_labels(y)
-    except ValueError as err:
-        raise ValueError(f"y_{split}: {err}") from None
-    if w is None:
-        w = np.ones_like(s)
-    else:
-        w = np.asarray(w, dtype=float).reshape(-1)
-        if len(w) != len(y):
-            raise ValueError(f"weight_{split} has {len(w)} entries but y_{split} has {len(y)}")
-        if not np.isfinite(w).all():
-            raise ValueError(
-                f"weight_{split} holds {int((~np.isfinite(w)).sum())} NaN/inf value(s)"
-            )
+    y, s, w = _weighted(y, s, w, (f"y_{split}", f"s_{split}", f"weight_{split}"))
     for cls, what in ((1, "signal"), (0, "background")):
         if not w[y == cls].sum() > 0:
             raise ValueError(f"weight_{split}: the total {what} weight must be positive")
@@ -1992,3 +1993,736 @@ def edge_counts(
         "kept": np.bincount(ev[k], minlength=n),
         "true_kept": np.bincount(ev[yt & k], minlength=n),
     }
+
+
+# --- signal vs background: significance, overtraining, sculpting, importance ----------------
+
+
+def _yields(s, b, rel_bkg_unc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(s, b, rel)`` as float arrays broadcast together; rel must be finite and ≥ 0."""
+    s, b = np.asarray(s, dtype=float), np.asarray(b, dtype=float)
+    r = np.asarray(rel_bkg_unc, dtype=float)
+    if not (np.isfinite(r) & (r >= 0)).all():
+        raise ValueError(f"rel_bkg_unc={rel_bkg_unc!r}: expected a relative uncertainty δB/B ≥ 0")
+    try:
+        s, b, r = np.broadcast_arrays(s, b, r)
+    except ValueError:
+        raise ValueError(
+            f"s {s.shape}, b {b.shape} and rel_bkg_unc {r.shape} do not broadcast together"
+        ) from None
+    return s, b, r
+
+
+def significance(s, b, rel_bkg_unc=0.0) -> float | np.ndarray:
+    """Simple significance S/√(B + δB²) of a counting experiment, δB = ``rel_bkg_unc``·B.
+
+    The large-sample approximation of the Asimov significance for S ≪ B (compare
+    :func:`asimov`); it overestimates at small B.
+
+    Args:
+        s: expected signal yield(s) (weighted events at the analysis luminosity).
+        b: expected background yield(s), broadcastable with ``s``.
+        rel_bkg_unc: relative background uncertainty δB/B ≥ 0 (scalar or broadcastable).
+
+    Returns:
+        A float for scalar inputs, else the broadcast array. NaN where B ≤ 0 (no background
+        estimate: the figure is undefined, not infinite). A negative S (negative event weights)
+        gives a negative value.
+    """
+    s, b, r = _yields(s, b, rel_bkg_unc)
+    ok = b > 0
+    bb = np.where(ok, b, 1.0)
+    z = np.where(ok, s / np.sqrt(bb + (r * bb) ** 2), np.nan)
+    return z if z.ndim else float(z)
+
+
+def asimov(s, b, rel_bkg_unc=0.0) -> float | np.ndarray:
+    """Median discovery significance Z_A of a counting experiment on Asimov data.
+
+    With σ_b = ``rel_bkg_unc``·B the uncertainty of the background (constrained by an
+    auxiliary measurement, B known to ±σ_b),
+
+        Z_A = √(2 [(s+b) ln((s+b)(b+σ_b²) / (b² + (s+b)σ_b²)) − (b²/σ_b²) ln(1 + σ_b² s / (b(b+σ_b²)))]),
+
+    which reduces to √(2((s+b) ln(1+s/b) − s)) at σ_b = 0 (G. Cowan, K. Cranmer, E. Gross,
+    O. Vitells, Eur. Phys. J. C 71 (2011) 1554, arXiv:1007.1727; with σ_b: G. Cowan,
+    "Discovery sensitivity for a counting experiment with background uncertainty", RHUL note
+    2012). For s ≪ b it tends to s/√(b + σ_b²), and it falls towards 0 as σ_b grows. Below
+    |s| < 10⁻⁸·b that limit is returned (the logarithms lose precision there).
+
+    Args:
+        s: expected signal yield(s).
+        b: expected background yield(s), broadcastable with ``s``.
+        rel_bkg_unc: relative background uncertainty σ_b/B ≥ 0.
+
+    Returns:
+        A float for scalar inputs, else the broadcast array. NaN where B ≤ 0 or s + b ≤ 0;
+        −√q₀ (negative) for a deficit −b < s < 0, e.g. from negative event weights.
+    """
+    s, b, r = _yields(s, b, rel_bkg_unc)
+    ok = (b > 0) & (s + b > 0)
+    bb, ss = np.where(ok, b, 1.0), np.where(ok, s, 0.0)
+    var = (r * bb) ** 2  # σ_b²
+    v = np.where(var > 0, var, 1.0)
+    x = ss / bb
+    q_plain = 2 * bb * ((1 + x) * np.log1p(x) - x)
+    q_unc = 2 * (
+        (ss + bb) * np.log1p(ss * bb / (bb**2 + (ss + bb) * v))
+        - bb**2 / v * np.log1p(v * ss / (bb * (bb + v)))
+    )
+    q0 = np.where(var > 0, q_unc, q_plain)
+    q0 = np.where(np.abs(ss) < 1e-8 * bb, ss**2 / (bb + var), q0)
+    z = np.where(ok, np.sign(ss) * np.sqrt(np.maximum(q0, 0.0)), np.nan)
+    return z if z.ndim else float(z)
+
+
+def _weighted(
+    y, score, weight, names: tuple[str, str, str] = ("y", "score", "weight")
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated ``(y, score, weight)``; unit weights when ``weight`` is None. Messages use
+    ``names``."""
+    ny, ns, nw = names
+    y = np.asarray(y).reshape(-1)
+    score = np.asarray(score, dtype=float).reshape(-1)
+    if len(score) != len(y):
+        raise ValueError(f"{ns} has {len(score)} entries but {ny} has {len(y)}")
+    if not np.isfinite(score).all():
+        raise ValueError(f"{ns} holds {int((~np.isfinite(score)).sum())} NaN/inf value(s)")
+    try:
+        y = _check_labels(y)
+    except ValueError as err:
+        raise ValueError(f"{ny}: {err}") from None
+    if weight is None:
+        return y, score, np.ones_like(score)
+    w = np.asarray(weight, dtype=float).reshape(-1)
+    if len(w) != len(y):
+        raise ValueError(f"{nw} has {len(w)} entries but {ny} has {len(y)}")
+    if not np.isfinite(w).all():
+        raise ValueError(f"{nw} holds {int((~np.isfinite(w)).sum())} NaN/inf value(s)")
+    return y, score, w
+
+
+def _check_scale(scale, name: str = "scale") -> float:
+    if not (isinstance(scale, int | float | np.number) and np.isfinite(scale) and scale > 0):
+        raise ValueError(f"{name}={scale!r}: expected a positive factor (split weight → yield)")
+    return float(scale)
+
+
+def _above(y: np.ndarray, score: np.ndarray, w: np.ndarray, thr: np.ndarray) -> dict:
+    """Per threshold t (a cut ``score >= t``): weighted sums ``S``, ``B``, sums of squared
+    weights ``S_w2``, ``B_w2`` and raw counts ``n_sig``, ``n_bkg`` of the passing events.
+    Each class is sorted once; suffix sums give every cut at once."""
+    out = {}
+    for cls, tag in ((1, "sig"), (0, "bkg")):
+        sc, wc = score[y == cls], w[y == cls]
+        order = np.argsort(sc, kind="stable")
+        i = np.searchsorted(sc[order], thr, side="left")
+        wo = wc[order]
+        for v, key in ((wo, "w"), (wo**2, "w2")):
+            suffix = np.r_[np.cumsum(v[::-1])[::-1], 0.0]  # suffix[k] = Σ_{j ≥ k} v_j
+            out[f"{tag}_{key}"] = suffix[i]
+        out[f"n_{tag}"] = len(sc) - i
+    return {
+        "S": out["sig_w"],
+        "B": out["bkg_w"],
+        "S_w2": out["sig_w2"],
+        "B_w2": out["bkg_w2"],
+        "n_sig": out["n_sig"],
+        "n_bkg": out["n_bkg"],
+    }
+
+
+def significance_scan(
+    y,
+    score,
+    weight=None,
+    *,
+    thresholds: Sequence[float] | np.ndarray | int | None = None,
+    rel_bkg_unc: float = 0.0,
+    scale: float = 1.0,
+) -> pd.DataFrame:
+    """Signal and background yields and significances for cuts ``score >= threshold``.
+
+    Args:
+        y: ``(N,)`` labels, 1 = signal.
+        score: ``(N,)`` classifier output (higher = more signal-like).
+        weight: ``(N,)`` event weights (may be negative), or None for unit weights.
+        thresholds: explicit cuts, a number of equally spaced cuts between the score's min
+            and max, or None for every distinct score value (the exact optimum).
+        rel_bkg_unc: relative background uncertainty δB/B of ``Z`` and ``Z_A``.
+        scale: factor turning the weights into expected yields (e.g. 1/fraction when the
+            events are a fraction of the sample).
+
+    Returns:
+        DataFrame with columns ``threshold``, ``S``, ``B`` (Σ scale·weight of passing signal /
+        background), ``S_err``, ``B_err`` (√Σ(scale·w)², the MC statistical error),
+        ``n_sig``, ``n_bkg`` (raw passing events), ``Z`` (:func:`significance`) and ``Z_A``
+        (:func:`asimov`); ``attrs`` hold ``rel_bkg_unc`` and ``scale``.
+    """
+    y, score, w = _weighted(y, score, weight)
+    f = _check_scale(scale)
+    _yields(0.0, 1.0, rel_bkg_unc)
+    if thresholds is None:
+        thr = np.unique(score)
+    elif isinstance(thresholds, int | np.integer) and not isinstance(thresholds, bool):
+        if thresholds < 2:
+            raise ValueError(f"thresholds={thresholds}: expected at least 2 cuts")
+        thr = np.linspace(score.min(), score.max(), int(thresholds))
+    else:
+        thr = np.asarray(thresholds, dtype=float).reshape(-1)
+        if not np.isfinite(thr).all():
+            raise ValueError("thresholds: expected finite cut values")
+    a = _above(y, score, w * f, thr)
+    out = pd.DataFrame(
+        {
+            "threshold": thr,
+            "S": a["S"],
+            "B": a["B"],
+            "S_err": np.sqrt(a["S_w2"]),
+            "B_err": np.sqrt(a["B_w2"]),
+            "n_sig": a["n_sig"],
+            "n_bkg": a["n_bkg"],
+            "Z": significance(a["S"], a["B"], rel_bkg_unc),
+            "Z_A": asimov(a["S"], a["B"], rel_bkg_unc),
+        }
+    )
+    out.attrs.update(rel_bkg_unc=float(rel_bkg_unc), scale=f)
+    return out
+
+
+def significance_working_point(
+    y_val,
+    s_val,
+    w_val,
+    y_test,
+    s_test,
+    w_test,
+    *,
+    rel_bkg_unc: float = 0.0,
+    min_bkg_events: int = 10,
+    scale_val: float = 1.0,
+    scale_test: float = 1.0,
+    n_boot: int = 1000,
+    seed: int = 0,
+    cl: float = 0.68,
+) -> pd.Series:
+    """The cut maximising S/√(B + δB²) chosen on the validation split, measured on test.
+
+    Every distinct validation score is a candidate cut ``score >= t``; only cuts that leave at
+    least ``min_bkg_events`` raw background events (and a positive background yield) are
+    allowed, so a cut leaving a handful of simulated events with 0.1 weighted background, whose
+    significance is a fluctuation, is not chosen. The cut is then fixed and applied to the
+    test split, where S, B, Z and Z_A carry bootstrap intervals: test events resampled with
+    replacement (as :func:`working_points`), weights carried.
+
+    Yields: weights are multiplied by ``scale_val`` / ``scale_test``, so that the caller turns
+    split weights into expected events of the full sample (a split holding a fraction f of the
+    events: scale = 1/f). With δB > 0 the optimum depends on the yields, so scale the
+    validation split too. Weights already scaled need no factor (the default 1).
+
+    Args:
+        y_val, s_val, w_val: validation labels (1 = signal), scores and weights (or None).
+        y_test, s_test, w_test: test labels, scores and weights (or None).
+        rel_bkg_unc: relative background uncertainty δB/B.
+        min_bkg_events: the least raw background events a chosen cut must keep (validation).
+        scale_val, scale_test: factors turning each split's weights into yields.
+        n_boot: number of test resamples.
+        seed: resampling seed.
+        cl: confidence level of the ``_lo``/``_hi`` intervals (central percentiles).
+
+    Returns:
+        Series with ``threshold``; validation ``val_S``, ``val_B``, ``val_Z``, ``val_n_bkg``;
+        test ``S``, ``B``, ``Z``, ``Z_A`` each followed by ``_lo`` and ``_hi``, and raw test
+        counts ``n_sig``, ``n_bkg``. ``attrs`` hold the options.
+
+    Raises:
+        ValueError: bad inputs, or no validation cut keeps ``min_bkg_events`` background events.
+    """
+    cl = _check_cl(cl)
+    _check_options((0.5,), "factor", n_boot)
+    _yields(0.0, 1.0, rel_bkg_unc)
+    fv, ft = _check_scale(scale_val, "scale_val"), _check_scale(scale_test, "scale_test")
+    if isinstance(min_bkg_events, bool) or not isinstance(min_bkg_events, int | np.integer):
+        raise ValueError(f"min_bkg_events={min_bkg_events!r}: expected an integer ≥ 0")
+    yv, sv, wv = _weighted(y_val, s_val, w_val, ("y_val", "s_val", "w_val"))
+    yt, st, wt = _weighted(y_test, s_test, w_test, ("y_test", "s_test", "w_test"))
+
+    cuts = np.unique(sv)
+    a = _above(yv, sv, wv * fv, cuts)
+    z = np.asarray(significance(a["S"], a["B"], rel_bkg_unc), dtype=float)
+    ok = (a["n_bkg"] >= min_bkg_events) & (a["B"] > 0) & np.isfinite(z)
+    if not ok.any():
+        raise ValueError(
+            f"min_bkg_events={min_bkg_events}: no validation cut keeps that many background "
+            f"events with a positive yield (the validation split has {int((yv == 0).sum())} "
+            "background events)"
+        )
+    k = int(np.argmax(np.where(ok, z, -np.inf)))  # first maximum: the loosest such cut
+    thr = float(cuts[k])
+
+    passed = st >= thr
+    cols = np.column_stack([wt * ft * (passed & (yt == 1)), wt * ft * (passed & (yt == 0))])
+    rng = np.random.default_rng(seed)
+    sums = np.empty((n_boot, 2))
+    chunk = max(1, _CHUNK_ELEMENTS // max(len(yt), 1))
+    for start in range(0, n_boot, chunk):
+        stop = min(start + chunk, n_boot)
+        sums[start:stop] = _multiplicities(rng, len(yt), stop - start).astype(float) @ cols
+    S, B = cols.sum(axis=0)
+    boot = {
+        "S": sums[:, 0],
+        "B": sums[:, 1],
+        "Z": significance(sums[:, 0], sums[:, 1], rel_bkg_unc),
+        "Z_A": asimov(sums[:, 0], sums[:, 1], rel_bkg_unc),
+    }
+    full = {
+        "S": S,
+        "B": B,
+        "Z": significance(S, B, rel_bkg_unc),
+        "Z_A": asimov(S, B, rel_bkg_unc),
+    }
+    out: dict[str, float] = {
+        "threshold": thr,
+        "val_S": float(a["S"][k]),
+        "val_B": float(a["B"][k]),
+        "val_Z": float(z[k]),
+        "val_n_bkg": int(a["n_bkg"][k]),
+    }
+    for name, value in full.items():
+        lo, hi = _interval(np.asarray(boot[name], dtype=float), cl)
+        out |= {name: float(value), f"{name}_lo": float(lo), f"{name}_hi": float(hi)}
+    out |= {"n_sig": int((passed & (yt == 1)).sum()), "n_bkg": int((passed & (yt == 0)).sum())}
+    series = pd.Series(out, dtype=object, name="significance working point")
+    series.attrs.update(
+        rel_bkg_unc=float(rel_bkg_unc),
+        min_bkg_events=int(min_bkg_events),
+        scale_val=fv,
+        scale_test=ft,
+        n_boot=int(n_boot),
+        cl=cl,
+    )
+    return series
+
+
+def _check_edges(bins) -> np.ndarray:
+    edges = np.asarray(bins, dtype=float).reshape(-1)
+    if len(edges) < 2 or not np.isfinite(edges).all() or not (np.diff(edges) > 0).all():
+        raise ValueError(f"bins: expected at least 2 finite increasing edges, got {edges.tolist()}")
+    return edges
+
+
+def _bin_index(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin of each value, the last bin closed on the right (as numpy's histogram); −1 outside
+    the edges (NaN included)."""
+    i = np.searchsorted(edges, x, side="right") - 1
+    i[x == edges[-1]] = len(edges) - 2
+    i[(i < 0) | (i >= len(edges) - 1) | ~np.isfinite(x)] = -1
+    return i
+
+
+def equal_signal_bins(
+    y_val, s_val, w_val, n_bins: int, *, score_range: tuple[float, float] | None = None
+) -> np.ndarray:
+    """Score bin edges holding equal signal weight on the validation split.
+
+    Inner edges sit at the weighted quantiles k/n_bins of the signal scores (first crossing of
+    the cumulative weight, also defined for negative weights), halfway between the two signal
+    scores around each crossing; the outer edges are ``score_range`` (default: the lowest and
+    highest validation score of either class). Pass ``score_range=(0, 1)`` for probabilities,
+    so that test scores beyond the validation ones stay inside the bins.
+
+    Args:
+        y_val, s_val, w_val: validation labels (1 = signal), scores and weights (or None).
+        n_bins: number of bins ≥ 1.
+        score_range: ``(low, high)`` outer edges, or None.
+
+    Returns:
+        ``(n_bins + 1,)`` increasing edges.
+
+    Raises:
+        ValueError: bad inputs, a non-positive signal weight, or tied signal scores that leave
+            two edges equal (ask for fewer bins).
+    """
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 1:
+        raise ValueError(f"n_bins={n_bins!r}: expected an integer ≥ 1")
+    y, s, w = _weighted(y_val, s_val, w_val, ("y_val", "s_val", "w_val"))
+    sig, ws = s[y == 1], w[y == 1]
+    if not ws.sum() > 0:
+        raise ValueError("w_val: the total signal weight must be positive")
+    order = np.argsort(sig, kind="stable")
+    ss = sig[order]
+    frac = np.maximum.accumulate(np.cumsum(ws[order]) / ws.sum())
+    k = np.searchsorted(frac, np.arange(1, n_bins) / n_bins - 1e-12, side="left")
+    k = np.minimum(k, len(ss) - 1)
+    inner = 0.5 * (ss[k] + ss[np.minimum(k + 1, len(ss) - 1)])
+    lo, hi = (float(s.min()), float(s.max())) if score_range is None else score_range
+    edges = np.r_[lo, inner, hi].astype(float)
+    if not (np.diff(edges) > 0).all():
+        raise ValueError(
+            f"n_bins={n_bins}: equal-signal edges {edges.tolist()} are not increasing (tied "
+            "signal scores, or score_range inside the scores): use fewer bins"
+        )
+    return edges
+
+
+def binned_asimov_table(
+    y, score, weight=None, *, bins, rel_bkg_unc: float = 0.0, scale: float = 1.0
+) -> pd.DataFrame:
+    """Per score bin: yields and the Asimov significance :func:`asimov` of that bin alone.
+
+    Args:
+        y, score, weight: ``(N,)`` labels (1 = signal), scores and weights (or None).
+        bins: ``(n_bins + 1,)`` score edges (e.g. :func:`equal_signal_bins`); events outside
+            are left out (the last bin includes its upper edge).
+        rel_bkg_unc: relative background uncertainty σ_b/B of each bin, taken independent
+            between bins.
+        scale: factor turning weights into expected yields.
+
+    Returns:
+        DataFrame indexed by bin with ``low``, ``high``, ``S``, ``B``, ``n_sig``, ``n_bkg``,
+        ``Z_A`` (NaN where B ≤ 0); ``attrs`` hold ``z`` (the combination, see
+        :func:`binned_asimov`) and ``n_outside`` (events outside the edges).
+    """
+    y, s, w = _weighted(y, score, weight)
+    edges = _check_edges(bins)
+    f = _check_scale(scale)
+    _yields(0.0, 1.0, rel_bkg_unc)
+    nb = len(edges) - 1
+    i = _bin_index(s, edges)
+    inside = i >= 0
+    sums = {}
+    for cls, tag in ((1, "S"), (0, "B")):
+        m = inside & (y == cls)
+        sums[tag] = np.bincount(i[m], weights=w[m] * f, minlength=nb)
+        sums[f"n_{tag}"] = np.bincount(i[m], minlength=nb)
+    za = np.asarray(asimov(sums["S"], sums["B"], rel_bkg_unc), dtype=float)
+    out = pd.DataFrame(
+        {
+            "low": edges[:-1],
+            "high": edges[1:],
+            "S": sums["S"],
+            "B": sums["B"],
+            "n_sig": sums["n_S"],
+            "n_bkg": sums["n_B"],
+            "Z_A": za,
+        },
+        index=pd.RangeIndex(nb, name="bin"),
+    )
+    out.attrs.update(z=float(np.sqrt(np.nansum(za**2))), n_outside=int((~inside).sum()))
+    return out
+
+
+def binned_asimov(
+    y, score, weight=None, *, bins, rel_bkg_unc: float = 0.0, scale: float = 1.0
+) -> float:
+    """Combined Asimov significance of a binned score distribution, Z = √(Σ_i Z_A,i²).
+
+    On Asimov data every bin is fitted exactly at signal strength 1, so the discovery test
+    statistic q₀ is the sum of the bins' (Cowan et al., Eur. Phys. J. C 71 (2011) 1554,
+    arXiv:1007.1727): the combination is exact for independent bins, each with its own
+    background uncertainty σ_b,i = ``rel_bkg_unc``·B_i (a correlated normalisation
+    uncertainty needs a fit). Bins without background (B ≤ 0) are left out.
+
+    Args: as :func:`binned_asimov_table`.
+    """
+    table = binned_asimov_table(y, score, weight, bins=bins, rel_bkg_unc=rel_bkg_unc, scale=scale)
+    return float(table.attrs["z"])
+
+
+def binned_asimov_interval(
+    y,
+    score,
+    weight=None,
+    *,
+    bins,
+    rel_bkg_unc: float = 0.0,
+    scale: float = 1.0,
+    n_boot: int = 1000,
+    seed: int = 0,
+    cl: float = 0.68,
+) -> tuple[float, float]:
+    """Bootstrap interval of :func:`binned_asimov`: events resampled with replacement (exact
+    multinomial multiplicities, as :func:`bootstrap`), the central percentile interval at
+    ``cl``.
+
+    Args: as :func:`binned_asimov_table`, and ``n_boot`` resamples, ``seed``, ``cl``.
+    """
+    cl = _check_cl(cl)
+    _check_options((0.5,), "factor", n_boot)
+    y, s, w = _weighted(y, score, weight)
+    edges = _check_edges(bins)
+    f = _check_scale(scale)
+    _yields(0.0, 1.0, rel_bkg_unc)
+    nb = len(edges) - 1
+    i = _bin_index(s, edges)
+    key = np.where(i >= 0, 2 * i + y, 2 * nb)  # group: 2·bin + class, 2·nb = outside
+    order = np.argsort(key, kind="stable")
+    starts = np.searchsorted(key[order], np.arange(2 * nb + 1), side="left")
+    wo = (w * f)[order]
+    rng = np.random.default_rng(seed)
+    z = np.empty(n_boot)
+    chunk = max(1, _CHUNK_ELEMENTS // max(len(y), 1))
+    for start in range(0, n_boot, chunk):
+        stop = min(start + chunk, n_boot)
+        m = _multiplicities(rng, len(y), stop - start)[:, order]
+        cum = np.zeros((stop - start, len(y) + 1))
+        np.cumsum(m * wo, axis=1, out=cum[:, 1:])
+        group = np.diff(cum[:, starts], axis=1)  # (c, 2·nb): per bin, background then signal
+        za = np.asarray(asimov(group[:, 1::2], group[:, 0::2], rel_bkg_unc), dtype=float)
+        z[start:stop] = np.sqrt(np.nansum(za**2, axis=1))
+    lo, hi = _interval(z, cl)
+    return float(lo), float(hi)
+
+
+def _ks_weighted(
+    a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray
+) -> tuple[float, float, float, float]:
+    """Two-sample Kolmogorov–Smirnov test with weights: ``(D, p, n_eff_a, n_eff_b)``.
+
+    D = max |F_a − F_b| of the weighted empirical CDFs; p from the asymptotic two-sample
+    distribution (scipy's ``kstwo`` at n = n_a·n_b/(n_a + n_b), as ``ks_2samp(method="asymp")``)
+    with the effective (Kish) sizes n_eff = (Σw)²/Σw², equal to the counts for unit weights.
+    """
+    ta, tb = wa.sum(), wb.sum()
+    oa, ob = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
+    sa, sb = a[oa], b[ob]
+    ca = np.r_[0.0, np.cumsum(wa[oa])] / ta
+    cb = np.r_[0.0, np.cumsum(wb[ob])] / tb
+    x = np.concatenate([sa, sb])
+    fa = ca[np.searchsorted(sa, x, side="right")]
+    fb = cb[np.searchsorted(sb, x, side="right")]
+    d = float(np.max(np.abs(fa - fb)))
+    na, nb = ta**2 / (wa**2).sum(), tb**2 / (wb**2).sum()
+    en = na * nb / (na + nb)
+    p = float(np.clip(kstwo.sf(d, max(1, round(en))), 0.0, 1.0))
+    return d, p, float(na), float(nb)
+
+
+def overtraining(s_train, y_train, w_train, s_test, y_test, w_test) -> pd.DataFrame:
+    """Kolmogorov–Smirnov comparison of the training and test score distributions per class.
+
+    A classifier that learnt its training events by heart scores them differently from unseen
+    ones: a p-value below 0.05 flags overtraining (TMVA's check, A. Hoecker et al.,
+    arXiv:physics/0703039). With large samples, tiny harmless differences also give small
+    p-values: look at the distributions (:func:`hepnb.plot.overtraining`) too. The test is
+    weighted (weighted empirical CDFs, effective sample sizes (Σw)²/Σw² in the asymptotic
+    p-value; with unit weights it equals ``scipy.stats.ks_2samp(..., method="asymp")``); with
+    negative weights the CDFs are not monotone and the p-value is only indicative.
+
+    Args:
+        s_train, y_train, w_train: training scores, labels (1 = signal), weights (or None).
+        s_test, y_test, w_test: the same for the test split.
+
+    Returns:
+        DataFrame indexed by class (``"signal"``, ``"background"``) with ``ks_statistic``,
+        ``p_value``, ``n_train``, ``n_test``, ``n_eff_train``, ``n_eff_test`` and
+        ``overtrained`` (p < 0.05).
+    """
+    ya, sa, wa = _weighted(y_train, s_train, w_train, ("y_train", "s_train", "w_train"))
+    yb, sb, wb = _weighted(y_test, s_test, w_test, ("y_test", "s_test", "w_test"))
+    rows = []
+    for cls, name in ((1, "signal"), (0, "background")):
+        ma, mb = ya == cls, yb == cls
+        for split, ww, m in (("w_train", wa, ma), ("w_test", wb, mb)):
+            if not ww[m].sum() > 0:
+                raise ValueError(f"{split}: the total {name} weight must be positive")
+        d, p, na, nb = _ks_weighted(sa[ma], wa[ma], sb[mb], wb[mb])
+        rows.append(
+            {
+                "class": name,
+                "ks_statistic": d,
+                "p_value": p,
+                "n_train": int(ma.sum()),
+                "n_test": int(mb.sum()),
+                "n_eff_train": na,
+                "n_eff_test": nb,
+                "overtrained": p < 0.05,
+            }
+        )
+    return pd.DataFrame(rows).set_index("class")
+
+
+def sculpting(x, score, weight, threshold: float, bins) -> dict[str, Any]:
+    """Does a cut ``score >= threshold`` sculpt the background's distribution of ``x``?
+
+    Pass the background events only (e.g. ``x[y == 0]``), with ``x`` a variable the score
+    should not shape (e.g. m_bb in GeV). The normalised distributions before and after the cut
+    are returned for plotting; the tests compare the events that pass with those that fail,
+    two independent samples (before = pass + fail, so after = before ⇔ pass = fail):
+
+    * χ² between the normalised pass and fail histograms, χ² = Σ (p_i − f_i)² / (σ²_p,i +
+      σ²_f,i) with σ_i = √Σw² / Σw, over bins where either is filled, ndf = bins − 1 (the
+      usual approximation for weighted histograms; N. D. Gagunashvili, Nucl. Instrum. Meth. A
+      614 (2010) 287, arXiv:0905.4221 treats it exactly);
+    * the weighted Kolmogorov–Smirnov test of :func:`overtraining` on the unbinned values.
+
+    A score independent of ``x`` gives χ²/ndf ≈ 1 and p-values that are not small.
+
+    Args:
+        x: ``(N,)`` the variable, background events only (non-finite values are left out).
+        score: ``(N,)`` their scores.
+        weight: ``(N,)`` weights, or None.
+        threshold: the cut.
+        bins: edges ``(n_bins + 1,)`` or a number of bins over the finite ``x`` range; events
+            outside are left out of the histograms (the last bin includes its upper edge).
+
+    Returns:
+        ``edges``, ``before``, ``after`` (normalised densities per unit of ``x``),
+        ``before_err``, ``after_err``, ``ratio`` (after/before, NaN where before is 0),
+        ``chi2``, ``ndf``, ``chi2_ndf``, ``chi2_p``, ``ks_statistic``, ``ks_p_value``,
+        ``efficiency`` (weighted fraction passing), ``n_pass``, ``n_fail``, ``n_outside``.
+    """
+    x = np.asarray(x, dtype=float).reshape(-1)
+    s = np.asarray(score, dtype=float).reshape(-1)
+    if len(s) != len(x):
+        raise ValueError(f"score has {len(s)} entries but x has {len(x)}")
+    if not np.isfinite(s).all():
+        raise ValueError(f"score holds {int((~np.isfinite(s)).sum())} NaN/inf value(s)")
+    w = np.ones_like(x) if weight is None else np.asarray(weight, dtype=float).reshape(-1)
+    if len(w) != len(x) or not np.isfinite(w).all():
+        raise ValueError(f"weight: expected {len(x)} finite values, got {len(w)}")
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold={threshold!r}: expected a finite cut")
+    finite = np.isfinite(x)
+    if isinstance(bins, int | np.integer) and not isinstance(bins, bool):
+        if not finite.any():
+            raise ValueError("x: no finite value to bin")
+        edges = np.histogram_bin_edges(x[finite], bins=int(bins))
+    else:
+        edges = _check_edges(bins)
+    nb = len(edges) - 1
+    passed = s >= threshold
+    if not passed.any() or passed.all():
+        raise ValueError(
+            f"threshold={threshold:g}: {'no' if not passed.any() else 'every'} event passes; "
+            "the comparison needs events on both sides of the cut"
+        )
+    i = _bin_index(x, edges)
+    inside = i >= 0
+
+    def hist(m: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised histogram and its √Σw² error of the events ``m``."""
+        h = np.bincount(i[m & inside], weights=w[m & inside], minlength=nb)
+        h2 = np.bincount(i[m & inside], weights=w[m & inside] ** 2, minlength=nb)
+        total = h.sum()
+        if not total > 0:
+            raise ValueError(f"weight: no positive weight inside the bins {what} the cut")
+        return h / total, np.sqrt(h2) / total
+
+    width = np.diff(edges)
+    before, before_err = hist(np.ones_like(passed), "before")
+    after, after_err = hist(passed, "passing")
+    fail, fail_err = hist(~passed, "failing")
+    var = after_err**2 + fail_err**2
+    used = var > 0
+    chi2 = float(((after - fail)[used] ** 2 / var[used]).sum())
+    ndf = int(used.sum()) - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(before != 0, after / before, np.nan)
+    d, p, _, _ = _ks_weighted(
+        x[finite & passed], w[finite & passed], x[finite & ~passed], w[finite & ~passed]
+    )
+    return {
+        "edges": edges,
+        "before": before / width,
+        "after": after / width,
+        "before_err": before_err / width,
+        "after_err": after_err / width,
+        "ratio": ratio,
+        "chi2": chi2,
+        "ndf": ndf,
+        "chi2_ndf": chi2 / ndf if ndf > 0 else float("nan"),
+        "chi2_p": float(chi2_dist.sf(chi2, ndf)) if ndf > 0 else float("nan"),
+        "ks_statistic": d,
+        "ks_p_value": p,
+        "efficiency": float(w[passed].sum() / w.sum()),
+        "n_pass": int(passed.sum()),
+        "n_fail": int((~passed).sum()),
+        "n_outside": int((~inside).sum()),
+    }
+
+
+def permutation_importance(
+    predict: Callable[[np.ndarray], Any],
+    x,
+    y,
+    weight,
+    columns: Mapping[str, Sequence[int]],
+    *,
+    n_repeats: int = 5,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Permutation importance: the drop of the weighted AUC when a group of input columns is
+    shuffled across events (L. Breiman, Machine Learning 45 (2001) 5).
+
+    The columns of a group share one permutation, so a jet feature (its J columns) moves as a
+    whole, from one event to another; the other inputs stay. Correlated features share their
+    importance: shuffling one leaves the information in the other.
+
+    Args:
+        predict: ``(N, F)`` inputs → ``(N,)`` scores (probabilities or logits: the AUC only
+            ranks them).
+        x: ``(N, F)`` inputs (a copy is shuffled; ``x`` is not modified).
+        y: ``(N,)`` labels, 1 = signal.
+        weight: ``(N,)`` weights (may be negative), or None.
+        columns: group name → column indices, e.g. ``{"jet_pt": [0, 4, 8, ...]}``.
+        n_repeats: permutations per group.
+        seed: seed of the permutations.
+
+    Returns:
+        DataFrame indexed by ``group``, most important first, with ``auc_drop`` (mean over
+        repeats of AUC(original) − AUC(shuffled)), ``auc_drop_std`` and ``n_columns``;
+        ``attrs["auc"]`` holds the unshuffled AUC.
+    """
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"x: expected a (N, F) array, got shape {x.shape}")
+    y, _, w = _weighted(y, np.zeros(len(np.asarray(y).reshape(-1))), weight)
+    if len(y) != len(x):
+        raise ValueError(f"y has {len(y)} entries but x has {len(x)}")
+    if isinstance(n_repeats, bool) or not isinstance(n_repeats, int | np.integer) or n_repeats < 1:
+        raise ValueError(f"n_repeats={n_repeats!r}: expected an integer ≥ 1")
+    if not isinstance(columns, Mapping) or not columns:
+        raise ValueError("columns: expected a non-empty mapping group name → column indices")
+    groups = {}
+    for name, cols in columns.items():
+        c = np.asarray(cols).reshape(-1)
+        if (
+            not len(c)
+            or not np.issubdtype(c.dtype, np.integer)
+            or (c < 0).any()
+            or (c >= x.shape[1]).any()
+        ):
+            raise ValueError(
+                f"columns[{name!r}]: expected column indices in 0 … {x.shape[1] - 1}, got "
+                f"{c.tolist()[:10]}"
+            )
+        groups[str(name)] = c
+
+    def score(inputs: np.ndarray) -> float:
+        out = np.asarray(predict(inputs), dtype=float).reshape(-1)
+        if len(out) != len(y):
+            raise ValueError(f"predict returned {len(out)} scores for {len(y)} events")
+        return auc(y, out, w)
+
+    base = score(x)
+    rng = np.random.default_rng(seed)
+    work = x.copy()
+    rows = []
+    for name, c in groups.items():
+        drops = np.empty(n_repeats)
+        for r in range(n_repeats):
+            work[:, c] = x[rng.permutation(len(x))[:, None], c[None, :]]
+            drops[r] = base - score(work)
+        work[:, c] = x[:, c]
+        rows.append(
+            {
+                "group": name,
+                "auc_drop": float(drops.mean()),
+                "auc_drop_std": float(drops.std(ddof=1)) if n_repeats > 1 else float("nan"),
+                "n_columns": len(c),
+            }
+        )
+    out = pd.DataFrame(rows).set_index("group").sort_values("auc_drop", ascending=False)
+    out.attrs["auc"] = base
+    return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import hist
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import mplhep
@@ -18,16 +19,21 @@ from hepnb import evaluate
 from hepnb.io import atomic_path
 
 __all__ = [
+    "confusion",
+    "correlation_matrix",
     "hist1d",
     "history",
     "label",
+    "overtraining",
     "profiles",
     "rejection_vs_efficiency",
     "roc",
     "save",
     "score_hist",
+    "significance_scan",
     "style",
     "threshold_scan",
+    "weighted_hist_compare",
 ]
 
 _STYLES = {"ATLAS": "ATLAS", "LHCb": "LHCb2", "CMS": "CMS"}
@@ -64,7 +70,7 @@ def _ax(ax):
 
 
 def roc(
-    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    curves: Mapping[str, tuple[np.ndarray, ...]],
     ax=None,
     *,
     signal: str = "signal",
@@ -78,7 +84,8 @@ def roc(
     """Background rejection (log scale) vs signal efficiency for several classifiers.
 
     Args:
-        curves: ``{name: (y, score)}``; the legend shows each AUC.
+        curves: ``{name: (y, score)}`` or ``{name: (y, score, weight)}`` (per-example
+            weights, e.g. cross-section weights); the legend shows each AUC.
         signal, background: class names for the axis labels.
         bands: ``{name: (eff, low, high)}`` rejection intervals drawn as a shaded band around
             that curve, e.g. ``report.bands()`` (:meth:`hepnb.evaluate.Report.bands`) or
@@ -86,8 +93,8 @@ def roc(
     """
     ax = _ax(ax)
     bands = bands or {}
-    for name, (y, s) in curves.items():
-        r = evaluate.roc(y, s)
+    for name, curve in curves.items():
+        r = evaluate.roc(*curve)
         keep = (r.eff >= eff_range[0]) & (r.bkg_eff > 0)
         (line,) = ax.plot(r.eff[keep], r.rejection[keep], label=f"{name} (AUC = {r.auc:.4f})")
         if name in bands:
@@ -315,3 +322,295 @@ def save(fig_or_ax, path) -> None:
     fig = fig_or_ax.figure if hasattr(fig_or_ax, "figure") and fig_or_ax.figure else fig_or_ax
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], bbox_inches="tight")
+
+
+# --- signal vs background analyses ------------------------------------------------------------
+
+
+def _heatmap(
+    ax,
+    values: np.ndarray,
+    names_x: Sequence[str],
+    names_y: Sequence[str],
+    *,
+    cmap: str,
+    vmin: float,
+    vmax: float,
+    fmt: str,
+    cbar_label: str,
+):
+    """Annotated heat map: cell (i, j) at x = j, y = i holds ``values[i, j]`` as text."""
+    im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    n_y, n_x = values.shape
+    size = "small" if max(n_x, n_y) <= 8 else "xx-small"
+    norm = im.norm
+    for i in range(n_y):  # one text artist per cell: a figure's worth, not a hot path
+        for j in range(n_x):
+            v = values[i, j]
+            dark = abs(norm(v) - 0.5) > 0.3 if vmin < 0 else norm(v) > 0.6
+            ax.text(
+                j,
+                i,
+                format(v, fmt),
+                ha="center",
+                va="center",
+                fontsize=size,
+                color="white" if dark else "black",
+            )
+    ax.set_xticks(np.arange(n_x), labels=list(names_x), rotation=60, ha="right")
+    ax.set_yticks(np.arange(n_y), labels=list(names_y))
+    ax.minorticks_off()
+    ax.tick_params(which="both", length=0)  # no tick marks running into the cells
+    ax.figure.colorbar(im, ax=ax, label=cbar_label)
+    return ax
+
+
+def correlation_matrix(
+    corr,
+    names: Sequence[str],
+    ax=None,
+    title: str | None = None,
+    *,
+    xlabel: str = "feature",
+    ylabel: str = "feature",
+    experiment: str = "ATLAS",
+    text: str = "Simulation Internal",
+):
+    """Annotated heat map of a ``(F, F)`` correlation matrix (diverging colours over −1 … 1).
+
+    Args:
+        corr: ``(F, F)`` correlation coefficients (e.g. ``np.corrcoef(x, rowvar=False)`` or a
+            DataFrame's ``.corr()``), written in each cell with two decimals.
+        names: the F feature names, in order (with units where useful).
+        title: shown at the right of the experiment label (e.g. the process).
+    """
+    c = np.asarray(corr, dtype=float)
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] != len(names):
+        raise ValueError(f"corr: expected ({len(names)}, {len(names)}) for names, got {c.shape}")
+    if ax is None:
+        side = max(5.5, 0.45 * len(names) + 2.5)
+        _, ax = plt.subplots(figsize=(side + 1.2, side))
+    _heatmap(
+        ax, c, names, names, cmap="RdBu_r", vmin=-1, vmax=1, fmt=".2f", cbar_label="correlation"
+    )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    label(ax, experiment, text, rlabel=title)
+    return ax
+
+
+def confusion(
+    cm,
+    labels: Sequence[str] | None = None,
+    ax=None,
+    *,
+    xlabel: str = "predicted class",
+    ylabel: str = "true class",
+    experiment: str = "ATLAS",
+    text: str = "Simulation Internal",
+    rlabel: str | None = None,
+):
+    """Annotated confusion matrix, normalised per true class (rows: true, columns: predicted).
+
+    Args:
+        cm: ``(K, K)`` array or the DataFrame of :func:`hepnb.evaluate.confusion_matrix`
+            (whose index gives the labels).
+        labels: the K class names; None = the DataFrame's index.
+    """
+    if labels is None:
+        if not isinstance(cm, pd.DataFrame):
+            raise ValueError("labels: required unless cm is a DataFrame with class names")
+        labels = [str(v) for v in cm.index]
+    m = np.asarray(cm, dtype=float)
+    if m.ndim != 2 or m.shape != (len(labels), len(labels)):
+        raise ValueError(f"cm: expected ({len(labels)}, {len(labels)}) for labels, got {m.shape}")
+    ax = _ax(ax)
+    _heatmap(ax, m, labels, labels, cmap="Blues", vmin=0, vmax=1, fmt=".3f", cbar_label="fraction")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    label(ax, experiment, text, rlabel)
+    return ax
+
+
+def _norm_hist(x, w, edges: np.ndarray, density: bool, name: str):
+    """Weighted histogram ``(values, errors)`` on ``edges`` (``hist``, weighted storage): the
+    last bin includes its upper edge (as numpy's); with ``density`` divided by the in-range
+    Σw and the bin widths (numpy's ``density=True``)."""
+    x = np.asarray(x, dtype=float).reshape(-1)
+    w = np.ones_like(x) if w is None else np.asarray(w, dtype=float).reshape(-1)
+    if len(w) != len(x):
+        raise ValueError(f"{name}: {len(x)} values but {len(w)} weights")
+    x = np.where(x == edges[-1], np.nextafter(edges[-1], -np.inf), x)
+    h = hist.Hist(hist.axis.Variable(edges), storage=hist.storage.Weight())
+    h.fill(x, weight=w)
+    values, variances = h.values(), h.variances()
+    err = np.sqrt(variances if variances is not None else values)
+    if not density:
+        return values, err
+    total = values.sum()
+    if not total > 0:
+        raise ValueError(f"{name}: the weight inside the bins must be positive to normalise")
+    scale = 1.0 / (total * np.diff(edges))
+    return values * scale, err * scale
+
+
+def _edges(bins, *arrays) -> np.ndarray:
+    if isinstance(bins, int | np.integer) and not isinstance(bins, bool):
+        v = np.concatenate([np.asarray(a, dtype=float).reshape(-1) for a in arrays])
+        return np.histogram_bin_edges(v[np.isfinite(v)], bins=int(bins))
+    edges = np.asarray(bins, dtype=float).reshape(-1)
+    if len(edges) < 2 or not (np.diff(edges) > 0).all():
+        raise ValueError(f"bins: expected a number of bins or increasing edges, got {bins!r}")
+    return edges
+
+
+def weighted_hist_compare(
+    values: Mapping[str, tuple[np.ndarray, np.ndarray | None]],
+    bins: int | np.ndarray | Sequence[float],
+    xlabel: str,
+    density: bool = True,
+    ax=None,
+    *,
+    ylabel: str | None = None,
+    log: bool = False,
+    errors: bool = True,
+    experiment: str = "ATLAS",
+    text: str = "Simulation Internal",
+    rlabel: str | None = None,
+):
+    """Weighted distributions of one variable for several samples (signal vs background), as
+    step histograms with √Σw² error bars: the feature-validation plot.
+
+    Args:
+        values: ``{name: (x, w)}``, ``w`` the event weights or None.
+        bins: edges, or a number of bins over all samples' finite values.
+        xlabel: the variable with its unit, e.g. ``"m_bb [GeV]"``.
+        density: normalise each sample to unit area (per unit of x), else weighted events.
+        ylabel: None = "normalised entries" or "weighted events".
+    """
+    if not values:
+        raise ValueError("values: expected at least one sample {name: (x, w)}")
+    ax = _ax(ax)
+    edges = _edges(bins, *(v[0] for v in values.values()))
+    for name, (x, w) in values.items():
+        h, err = _norm_hist(x, w, edges, density, f"values[{name!r}]")
+        mplhep.histplot(
+            h,
+            edges,
+            yerr=err if errors else None,
+            ax=ax,
+            label=name,
+            histtype="step",
+            linewidth=1.5,
+        )
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel or ("normalised entries" if density else "weighted events"))
+    ax.legend()
+    label(ax, experiment, text, rlabel)
+    return ax
+
+
+def overtraining(
+    s_train,
+    y_train,
+    w_train,
+    s_test,
+    y_test,
+    w_test,
+    bins: int | np.ndarray | Sequence[float] = 40,
+    labels: tuple[str, str] = ("signal", "background"),
+    ax=None,
+    *,
+    xlabel: str = "classifier score",
+    log: bool = False,
+    experiment: str = "ATLAS",
+    text: str = "Simulation Internal",
+    rlabel: str | None = None,
+):
+    """Overtraining check: normalised score distributions of each class, training events as
+    filled histograms, test events as points with √Σw² errors; the legend gives each class's
+    Kolmogorov–Smirnov p-value (:func:`hepnb.evaluate.overtraining`).
+
+    Args:
+        s_train, y_train, w_train: training scores, labels (1 = signal), weights (or None).
+        s_test, y_test, w_test: the same for the test split.
+        bins: edges, or a number of bins over all scores.
+        labels: names of the signal and the background class.
+    """
+    ks = evaluate.overtraining(s_train, y_train, w_train, s_test, y_test, w_test)
+    ax = _ax(ax)
+    st, s = np.asarray(s_train, dtype=float).reshape(-1), np.asarray(s_test, dtype=float)
+    s = s.reshape(-1)
+    yt, y = np.asarray(y_train).reshape(-1), np.asarray(y_test).reshape(-1)
+    wt = np.ones_like(st) if w_train is None else np.asarray(w_train, dtype=float).reshape(-1)
+    w = np.ones_like(s) if w_test is None else np.asarray(w_test, dtype=float).reshape(-1)
+    edges = _edges(bins, st, s)
+    for cls, name, row, colour in (
+        (1, labels[0], "signal", "C0"),
+        (0, labels[1], "background", "C3"),
+    ):
+        h, _ = _norm_hist(st[yt == cls], wt[yt == cls], edges, True, f"{name} (train)")
+        mplhep.histplot(
+            h, edges, ax=ax, histtype="fill", alpha=0.35, color=colour, label=f"{name} (train)"
+        )
+        h, err = _norm_hist(s[y == cls], w[y == cls], edges, True, f"{name} (test)")
+        p = float(ks.loc[row, "p_value"])
+        mplhep.histplot(
+            h,
+            edges,
+            yerr=err,
+            ax=ax,
+            histtype="errorbar",
+            color=colour,
+            markersize=4,
+            label=f"{name} (test), KS p = {p:.3g}",
+        )
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(0, 1.35 * ax.get_ylim()[1])  # room for the legend
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("normalised entries")
+    ax.legend(fontsize="small")
+    label(ax, experiment, text, rlabel)
+    return ax
+
+
+def significance_scan(
+    scan: pd.DataFrame,
+    chosen: float | Mapping | pd.Series | None = None,
+    ax=None,
+    *,
+    xlabel: str = "threshold on classifier score",
+    ylabel: str = "significance",
+    experiment: str = "ATLAS",
+    text: str = "Simulation Internal",
+    rlabel: str | None = None,
+):
+    """S/√(B + δB²) and the Asimov significance Z_A vs threshold of a
+    :func:`hepnb.evaluate.significance_scan` table, the chosen cut as a vertical line.
+
+    Args:
+        scan: the table (columns ``threshold``, ``Z``, ``Z_A``).
+        chosen: the chosen threshold, or the Series of
+            :func:`hepnb.evaluate.significance_working_point` (its ``threshold``).
+    """
+    missing = [c for c in ("threshold", "Z", "Z_A") if c not in scan]
+    if missing:
+        raise ValueError(f"scan: missing columns {missing} (expected a significance_scan table)")
+    ax = _ax(ax)
+    rel = scan.attrs.get("rel_bkg_unc")
+    unc = f", δB/B = {rel:.0%}" if rel else ""
+    ax.plot(scan["threshold"], scan["Z"], label=f"S/√(B + δB²){unc}")
+    ax.plot(scan["threshold"], scan["Z_A"], "--", label=f"Asimov $Z_A${unc}")
+    if chosen is not None:
+        t = float(chosen["threshold"]) if isinstance(chosen, Mapping | pd.Series) else chosen
+        ax.axvline(t, color="k", linestyle=":", label=f"chosen = {t:.3g}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, None)
+    ax.legend(fontsize="small")
+    label(ax, experiment, text, rlabel)
+    return ax

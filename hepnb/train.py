@@ -13,13 +13,14 @@ bitwise identical to an uninterrupted one because every epoch reseeds the RNGs f
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -36,7 +37,7 @@ from hepnb._optional import require
 from hepnb.io import atomic_path
 from hepnb.runs import mlflow_uri
 
-__all__ = ["History", "fit", "predict", "resolve_device", "set_seed"]
+__all__ = ["History", "fit", "predict", "resolve_device", "set_seed", "torch_threads"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,18 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - seeding third-party users of the global RNG
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads, then restore the previous number: a network
+    of a few thousand weights trains fastest on one thread (more only add synchronisation)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -68,8 +81,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 @dataclass
 class History:
-    """Per-epoch training record: one dict per epoch with ``epoch train_loss val_loss val_auc lr
-    seconds`` (``val_auc`` for binary tasks only)."""
+    """Per-epoch training record: one dict per epoch with ``epoch train_loss val_loss val_auc
+    train_acc val_acc lr seconds`` (``val_auc`` and the accuracies, weighted like the loss, for
+    binary tasks only; NaN otherwise)."""
 
     records: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int | None = None
@@ -172,10 +186,17 @@ def _make_scheduler(name: str | None, opt, epochs: int, mode: Literal["min", "ma
 
 
 def _run_epoch(model, loader, device, loss_kind, opt=None, desc="", progress=True, score=None):
-    """One pass over ``loader``; trains when ``opt`` is given. Returns (mean loss, scores, y)."""
+    """One pass over ``loader``; trains when ``opt`` is given.
+
+    Returns:
+        ``(mean loss, scores, y, accuracy)``: scores and y of a validation pass (None when
+        training); accuracy (weighted like the loss) of the cut logit > 0 for one output per
+        example and 0/1 targets, else NaN.
+    """
     train = opt is not None
     model.train(train)
     total, count, scores, ys = 0.0, 0, [], []
+    right, weight_sum, binary = 0.0, 0.0, True
     bar = tqdm(loader, desc=desc, leave=False, disable=not progress, unit="batch")
     with torch.set_grad_enabled(train):
         for batch in bar:
@@ -193,15 +214,23 @@ def _run_epoch(model, loader, device, loss_kind, opt=None, desc="", progress=Tru
             n = len(y)
             total += loss.item() * n
             count += n
+            if binary:
+                logit, target = out.detach().reshape(-1), y.detach().reshape(-1).float()
+                binary = logit.shape == target.shape and bool(((target == 0) | (target == 1)).all())
+                if binary:
+                    bw = torch.ones_like(target) if w is None else w.detach().reshape(-1).float()
+                    right += float((((logit > 0).float() == target).float() * bw).sum())
+                    weight_sum += float(bw.sum())
             if not train:
                 scores.append((score or _scores)(out.detach()).cpu())
                 ys.append(y.detach().cpu())
             bar.set_postfix(loss=f"{total / max(count, 1):.4f}", refresh=False)
     if count == 0:
         raise ValueError(f"{desc}: the loader yielded no examples")
+    acc = right / weight_sum if binary and weight_sum > 0 else math.nan
     if train:
-        return total / count, None, None
-    return total / count, torch.cat(scores).numpy(), torch.cat(ys).numpy()
+        return total / count, None, None, acc
+    return total / count, torch.cat(scores).numpy(), torch.cat(ys).numpy(), acc
 
 
 def _binary_auc(scores: np.ndarray, y: np.ndarray) -> float:
@@ -342,10 +371,10 @@ def fit(
                 break
             _seed_epoch(seed, epoch)
             t0 = time.perf_counter()
-            train_loss, _, _ = _run_epoch(
+            train_loss, _, _, train_acc = _run_epoch(
                 model, loaders["train"], dev, loss, opt, f"epoch {epoch} train", progress
             )
-            val_loss, val_scores, val_y = _run_epoch(
+            val_loss, val_scores, val_y, val_acc = _run_epoch(
                 model, loaders["val"], dev, loss, None, f"epoch {epoch} val", progress, score
             )
             rec = {
@@ -353,6 +382,8 @@ def fit(
                 "train_loss": train_loss,
                 "val_loss": val_loss,
                 "val_auc": _binary_auc(val_scores, val_y),
+                "train_acc": train_acc,
+                "val_acc": val_acc,
                 "lr": opt.param_groups[0]["lr"],
                 "seconds": time.perf_counter() - t0,
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import yaml
 
@@ -53,3 +54,20 @@ def test_a_misspelt_key_fails_before_anything_runs(tmp_path):
 def test_parse_value():
     assert cli.parse_value("3e-3") == 3e-3 and cli.parse_value("abc") == "abc"
     assert cli.parse_value("{1: 'a.root'}") == {1: "a.root"}
+
+
+def test_inspect_lists_a_foreign_hdf5_file_and_refuses_other_files(tmp_path, capsys):
+    import h5py
+
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("group/x", data=np.zeros((3, 2)))
+    assert cli.main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "group/x: (3, 2) float64" in out
+    text = tmp_path / "notes.txt"
+    text.write_text("not hdf5")
+    with pytest.raises(SystemExit, match="not an HDF5 file"):
+        cli.main(["inspect", str(text)])
+    with pytest.raises(SystemExit, match="no such file"):
+        cli.main(["inspect", str(tmp_path / "missing.h5")])

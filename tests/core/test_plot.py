@@ -72,3 +72,17 @@ def test_roc_with_report_bands_in_one_line():
     ax = plot.roc({m: (y, s) for m, s in scores.items()}, bands=rep.bands())
     assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 2
     plt.close(ax.figure)
+
+
+def test_roc_curves_take_weights():
+    """A weighted curve is the ROC of the weighted sample: doubling the weight of the
+    background events above a score moves its rejection, and the legend's AUC is weighted."""
+    y, scores = _toy()
+    s = next(iter(scores.values()))
+    w = np.where((y == 0) & (s > np.median(s)), 3.0, 1.0)
+    ax = plot.roc({"plain": (y, s), "weighted": (y, s, w)})
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"{evaluate.auc(y, s, w):.4f}" in texts[1]
+    assert f"{evaluate.auc(y, s):.4f}" in texts[0]
+    assert evaluate.auc(y, s, w) != pytest.approx(evaluate.auc(y, s), abs=1e-3)
+    plt.close(ax.figure)

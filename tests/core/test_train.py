@@ -38,6 +38,27 @@ def test_fit_learns_separable_problem():
     assert h.records[-1]["val_auc"] > 0.85
 
 
+def test_accuracy_per_epoch_is_the_weighted_fraction_of_right_cuts():
+    """val_acc is the (weighted) fraction of validation examples on the right side of logit 0:
+    recomputed from the returned model's predictions after an epoch that kept it."""
+    train.set_seed(1)
+    loaders = gaussian_loaders(seed=1)
+    model = mlp()
+    h = train.fit(model, loaders, epochs=3, lr=1e-2, mlflow=False, progress=False)
+    assert all(0.5 < r["train_acc"] <= 1 and 0.5 < r["val_acc"] <= 1 for r in h.records)
+    x, y = loaders["val"].dataset.tensors
+    with torch.no_grad():
+        right = ((model.eval()(x).reshape(-1) > 0).float() == y).float().mean().item()
+    assert h.records[h.best_epoch]["val_acc"] == pytest.approx(right, abs=1e-6)
+    # weights count: weighting one class ten times moves the accuracy towards that class's
+    w = torch.where(y == 1, 10.0, 1.0)
+    weighted = {"train": loaders["train"], "val": DataLoader(TensorDataset(x, y, w), 512)}
+    h2 = train.fit(model, weighted, epochs=1, lr=1e-9, mlflow=False, progress=False)
+    with torch.no_grad():
+        ok = ((model.eval()(x).reshape(-1) > 0).float() == y).float()
+    assert h2.records[0]["val_acc"] == pytest.approx(float((ok * w).sum() / w.sum()), abs=1e-4)
+
+
 def test_fit_takes_a_custom_loss_and_score_function():
     """A callable loss (here BCE with a pos_weight, as an edge classifier needs) and a score
     function replace the named ones; the loss is really the one used."""
@@ -245,3 +266,13 @@ def test_lstm_packed_and_padded_modes_agree():
     assert torch.allclose(a(packed, tracks), b(packed, tracks), atol=1e-6)
     with pytest.raises(ValueError, match="mode='padded'"):
         HitLSTM(mode="padded", bidirectional=True)
+
+
+def test_torch_threads_sets_and_restores_the_thread_count():
+    before = torch.get_num_threads()
+    with train.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), train.torch_threads(1):
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == before

@@ -17,10 +17,9 @@ changed setting never reuses another's outputs:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -347,17 +346,6 @@ def loaders(ds: Dataset, batch_size: int = 256) -> dict[str, DataLoader]:
     return out
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Train a network of a few thousand weights on one CPU thread: it is fastest there."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _model_kw(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: params[k] for k in ("hidden", "n_layers", "activation") if k in params}
 
@@ -375,7 +363,7 @@ def search(cfg: GhostConfig, ds: Dataset | None = None) -> tune.StudyResult | No
     def objective(params: dict[str, Any], trial: Any) -> float:
         p = {**DEFAULT_PARAMS, **params}
         model = build_model(cfg, len(ds.features), **_model_kw(p))
-        with _torch_threads(1):
+        with _train.torch_threads(1):
             hist = _train.fit(
                 model,
                 loaders(ds, p["batch_size"]),
@@ -448,7 +436,7 @@ def train(
     st = train_folder(cfg, params)
     _train.set_seed(cfg.seed)
     model = build_model(cfg, len(ds.features), **_model_kw(params))
-    with _torch_threads(1):
+    with _train.torch_threads(1):
         history = train_step(
             cfg,
             model,
