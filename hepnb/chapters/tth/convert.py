@@ -223,7 +223,7 @@ def _create(group: h5py.Group, n_jets: int, fj: int, fe: int, chunk_events: int)
         group.create_dataset(
             name,
             shape=(0, *shape),
-            maxshape=(None, *(d if d else None for d in shape)),
+            maxshape=(None, *(d or None for d in shape)),
             dtype=dtype,
             chunks=(rows, *(max(d, 1) for d in shape)),
         )
