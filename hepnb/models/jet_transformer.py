@@ -15,8 +15,11 @@ attends to padding, and the graph exports to ONNX with a dynamic batch (no data-
 shapes, no fused kernel). Each attention weight looks at a *pair* of jets, so pairwise
 quantities such as an invariant mass are within easy reach.
 
-Pooling is the masked mean of the real jets (``pooling="mean"``) or a learned class token
-that attends to the jets in every block (``pooling="cls"``, as in ParT's class-attention).
+Pooling is the masked mean and the masked sum (divided by J) of the real jets
+(``pooling="both"``, the default: the mean alone, with layer-normalised tokens and softmax
+attention, cannot count the jets, a strong discriminant on jet inputs), the mean alone
+(``"mean"``), or a learned class token that attends to the jets in every block
+(``pooling="cls"``, as in ParT's class-attention).
 """
 
 from __future__ import annotations
@@ -117,7 +120,7 @@ class JetTransformer(nn.Module):
     """Permutation-invariant transformer on the flat input ``(B, F)`` of a :class:`JetLayout`.
 
     ``Linear(Fj → H)`` per jet → ``n_blocks`` × :class:`TransformerBlock` (padding masked) →
-    LayerNorm → masked mean or class token ``(B, H)`` ⊕ ``σ(Linear(Fe → H))`` →
+    LayerNorm → masked mean ⊕ masked sum / J ``(B, 2H)``, or mean or class token ``(B, H)`` ⊕ ``σ(Linear(Fe → H))`` →
     ``MLP(→ H → 1)``.
 
     Args:
@@ -126,7 +129,9 @@ class JetTransformer(nn.Module):
         n_blocks: number of attention blocks.
         n_heads: attention heads (H must be divisible by it).
         ffn_ratio: feed-forward width in units of H.
-        pooling: ``"mean"`` (masked mean of the jets) or ``"cls"`` (class token).
+        pooling: ``"both"`` (masked mean and masked sum / J of the jets: intensive and
+            extensive, so the jet multiplicity is seen, as in Deep Sets), ``"mean"`` or
+            ``"cls"`` (class token).
         activation: a name from :data:`hepnb.models.mlp.ACTIVATIONS`.
         dropout: dropout probability in the blocks and the head.
 
@@ -142,13 +147,13 @@ class JetTransformer(nn.Module):
         n_blocks: int = 2,
         n_heads: int = 4,
         ffn_ratio: int = 1,
-        pooling: str = "mean",
+        pooling: str = "both",
         activation: str = "gelu",
         dropout: float = 0.0,
     ):
         super().__init__()
-        if pooling not in ("mean", "cls"):
-            raise ValueError(f"pooling={pooling!r}: expected 'mean' or 'cls'")
+        if pooling not in ("both", "mean", "cls"):
+            raise ValueError(f"pooling={pooling!r}: expected 'both', 'mean' or 'cls'")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation={activation!r}: expected one of {sorted(ACTIVATIONS)}")
         if hidden < 1 or n_blocks < 1 or ffn_ratio < 1:
@@ -167,7 +172,7 @@ class JetTransformer(nn.Module):
         n_event = layout.n_event_features
         self.psi = nn.Linear(n_event, hidden) if n_event else None
         self.psi_act = ACTIVATIONS[activation]()
-        width = hidden * (2 if n_event else 1)
+        width = hidden * ((2 if pooling == "both" else 1) + (1 if n_event else 0))
         self.head = MLP(width, [hidden], activation=activation, dropout=dropout)
         self.reset_parameters()
 
@@ -184,7 +189,8 @@ class JetTransformer(nn.Module):
             nn.init.normal_(self.cls, std=0.02)
 
     def encode(self, x: Tensor) -> Tensor:
-        """The pooled jets ``(B, H)`` of the flat input ``x (B, F)``."""
+        """The pooled jets ``(B, H)`` (``(B, 2H)`` with ``pooling="both"``) of the flat input
+        ``x (B, F)``."""
         jets, mask, _ = self.layout.split(x)
         jets = torch.where(mask.unsqueeze(-1), jets, torch.zeros_like(jets))
         h = self.embed(jets)
@@ -194,7 +200,15 @@ class JetTransformer(nn.Module):
         for block in self.blocks:
             h = block(h, mask)
         h = self.norm(h)
-        return h[:, 0] if self.cls is not None else masked_mean(h, mask)
+        if self.cls is not None:
+            return h[:, 0]
+        mean = masked_mean(h, mask)
+        if self.pooling == "mean":
+            return mean
+        # the sum (over J, to stay of order one) is extensive: it counts the jets, which the
+        # normalised tokens and the softmax-weighted attention cannot
+        total = (h * mask.unsqueeze(-1).to(h.dtype)).sum(1) / self.layout.n_jets
+        return torch.cat([mean, total], dim=-1)
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``(B,)`` for the flat input ``x (B, F)``."""

@@ -52,9 +52,12 @@ def test_toc_lists_every_notebook_and_only_existing_pages():
         assert (ROOT / f"{file}.md").exists() or (ROOT / f"{file}.ipynb").exists(), file
     notebooks = {str(p.relative_to(ROOT).with_suffix("")) for p in ROOT.glob("book/*/*.ipynb")}
     assert notebooks <= set(files), f"not in _toc.yml: {sorted(notebooks - set(files))}"
-    for chapter in chapters.all_chapters():  # a chapter's pages in its execution order
-        listed = [f.rsplit("/", 1)[1] for f in files if f.startswith(f"book/{chapter.name}/")]
+    for chapter in chapters.all_chapters():  # a chapter's notebooks in its execution order
+        pages = [f for f in files if f.startswith(f"book/{chapter.name}/")]
+        listed = [f.rsplit("/", 1)[1] for f in pages if (ROOT / f"{f}.ipynb").exists()]
         assert listed == list(chapter.notebooks)
+        # its other pages (e.g. the ttH model catalogue) are markdown files of its folder
+        assert all((ROOT / f"{f}.md").exists() for f in pages if f.rsplit("/", 1)[1] not in listed)
     # the chapters of the book are those of the registry
     in_book = {f.split("/")[1] for f in files if f.startswith("book/") and f.count("/") == 2}
     assert in_book == set(chapters.names())

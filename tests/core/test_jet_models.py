@@ -34,10 +34,11 @@ MODELS = {
     "deepsets": lambda lay: DeepSets(lay, hidden=32),
     "transformer": lambda lay: JetTransformer(lay, hidden=32),
     "transformer_cls": lambda lay: JetTransformer(lay, hidden=32, pooling="cls"),
+    "transformer_mean": lambda lay: JetTransformer(lay, hidden=32, pooling="mean"),
     "gnn": lambda lay: JetGNN(lay, hidden=32),
     "gnn_full": lambda lay: JetGNN(lay, hidden=32, edges="full"),
 }
-INVARIANT = ["deepsets", "transformer", "transformer_cls", "gnn", "gnn_full"]
+INVARIANT = ["deepsets", "transformer", "transformer_cls", "transformer_mean", "gnn", "gnn_full"]
 
 
 def _batch(layout: JetLayout, n: int, seed: int, n_min: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -350,3 +351,19 @@ def test_toy_training_reaches_auc_floor(name):
 def test_deepsets_beats_residual_mlp_on_shuffled_jets():
     """Weight sharing over the jets pays off when the jet order carries no information."""
     assert _toy_auc("deepsets")[0] > _toy_auc("resmlp")[0] + 0.02
+
+
+def test_transformer_default_pooling_sees_the_jet_multiplicity():
+    """Identical jets, more of them: the mean of the tokens cannot tell 2 from 5 (every token
+    is the same), the default pooling's scaled sum can."""
+    torch.manual_seed(0)
+    lay = JetLayout(6, ("a", "b"), ())
+    jets = np.tile(np.array([[0.3, -1.2]], np.float32), (2, 6, 1))
+    mask = np.zeros((2, 6), bool)
+    mask[0, :2], mask[1, :5] = True, True
+    x = torch.as_tensor(lay.flatten(jets, mask, np.zeros((2, 0), np.float32)))
+    for pooling, differs in (("mean", False), ("both", True)):
+        model = JetTransformer(lay, hidden=16, pooling=pooling).eval()
+        with torch.no_grad():
+            out = model(x)
+        assert bool(torch.abs(out[0] - out[1]) > 1e-4) is differs, pooling
