@@ -75,7 +75,7 @@ def main() -> None:
                 f"{d['delta_auc_hi']:+.4f}] (target > 0): {passfail(d['delta_auc_lo'] > 0)}"
             )
 
-    print("\n[m_bb of the candidate pair closest in ΔR]")
+    print("\n[m_bb of the b-tagged pair closest in ΔR (Mbb_MindR)]")
     peak = chapter.mbb_peak(ds.events, "Mbb_MindR")
     print(peak.to_string())
     sig_mode = peak.iloc[0, 0]
