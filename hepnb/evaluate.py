@@ -2321,7 +2321,13 @@ def _bin_index(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def equal_signal_bins(
-    y_val, s_val, w_val, n_bins: int, *, score_range: tuple[float, float] | None = None
+    y_val,
+    s_val,
+    w_val,
+    n_bins: int,
+    *,
+    score_range: tuple[float, float] | None = None,
+    min_bkg_events: int = 0,
 ) -> np.ndarray:
     """Score bin edges holding equal signal weight on the validation split.
 
@@ -2335,9 +2341,12 @@ def equal_signal_bins(
         y_val, s_val, w_val: validation labels (1 = signal), scores and weights (or None).
         n_bins: number of bins ≥ 1.
         score_range: ``(low, high)`` outer edges, or None.
+        min_bkg_events: merge bins, from the highest score down, until each holds at least this
+            many raw validation background events: a bin with almost no background gives an
+            Asimov significance that says more about the sample size than about the model.
 
     Returns:
-        ``(n_bins + 1,)`` increasing edges.
+        ``(n_bins + 1,)`` increasing edges (fewer after merging).
 
     Raises:
         ValueError: bad inputs, a non-positive signal weight, or tied signal scores that leave
@@ -2362,6 +2371,18 @@ def equal_signal_bins(
             f"n_bins={n_bins}: equal-signal edges {edges.tolist()} are not increasing (tied "
             "signal scores, or score_range inside the scores): use fewer bins"
         )
+    if min_bkg_events > 0:
+        bkg = np.sort(s[y == 0])
+        # raw background events per bin; walk down from the top bin, dropping the lower edge of
+        # a bin that holds too few (it merges with the bin below); the lowest bin merges upward
+        kept = [len(edges) - 1]
+        for i in range(len(edges) - 2, 0, -1):
+            n = np.searchsorted(bkg, edges[kept[-1]]) - np.searchsorted(bkg, edges[i])
+            if n >= min_bkg_events:
+                kept.append(i)
+        if len(kept) > 1 and np.searchsorted(bkg, edges[kept[-1]]) < min_bkg_events:
+            kept.pop()
+        edges = np.r_[edges[0], edges[sorted(kept)]]
     return edges
 
 

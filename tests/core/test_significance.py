@@ -287,3 +287,24 @@ def test_permutation_importance_finds_the_only_useful_feature():
     assert t.loc["pair", "n_columns"] == 2
     with pytest.raises(ValueError, match="columns\\['bad'\\]"):
         evaluate.permutation_importance(predict, x, y, w, {"bad": [7]})
+
+
+def test_equal_signal_bins_merge_until_each_bin_has_enough_background():
+    """Bins are merged from the highest score down until each holds ≥ min_bkg_events raw
+    validation background events; without the option they hold equal signal, however little
+    background."""
+    rng = np.random.default_rng(3)
+    y = np.r_[np.ones(2000), np.zeros(2000)].astype(int)
+    s = np.r_[rng.beta(6, 2, 2000), rng.beta(2, 6, 2000)]
+    plain = evaluate.equal_signal_bins(y, s, None, 10, score_range=(0.0, 1.0))
+    merged = evaluate.equal_signal_bins(y, s, None, 10, score_range=(0.0, 1.0), min_bkg_events=25)
+    bkg = np.sort(s[y == 0])
+
+    def counts(edges):
+        return np.diff(np.searchsorted(bkg, edges))
+
+    assert counts(plain).min() < 25  # the top equal-signal bins are nearly background-free
+    assert counts(merged).min() >= 25 and len(merged) < len(plain)
+    assert set(merged) <= set(plain) and merged[0] == 0.0 and merged[-1] == 1.0
+    # merging keeps every background event in exactly one bin
+    assert counts(merged).sum() == len(bkg)

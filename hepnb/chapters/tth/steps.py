@@ -117,6 +117,9 @@ TRAIN_FIELDS: tuple[str, ...] = (
     "scheduler",
     "patience",
 )
+#: Raw validation background events a significance cut must keep, and a score bin of the binned
+#: Asimov significance must hold: fewer make the figure a statement about the sample size.
+MIN_BKG_EVENTS = 10
 #: Process → its name in tables.
 PROCESS_NAMES = {"signal": "ttH(H→bb)", "background": "tt+bb"}
 #: Model name → the name shown in tables and plots.
@@ -616,7 +619,8 @@ def significance(
     chosen on the validation events of the region (at least ten raw background events
     passing), its test S, B, significance and Asimov significance with 68 % intervals, the
     region's significance without a cut, and the binned Asimov significance of the score
-    distribution in ``cfg.asimov_bins`` bins of equal validation signal. Yields are expected
+    distribution in ``cfg.asimov_bins`` bins of equal validation signal (merged from the top
+    until each holds :data:`MIN_BKG_EVENTS` raw validation background events). Yields are expected
     events at ``cfg.luminosity`` (split weights × :meth:`Dataset.yield_scale`).
 
     Returns:
@@ -643,6 +647,7 @@ def significance(
                 scores_test[name][mt],
                 test.weight[mt],
                 rel_bkg_unc=rel,
+                min_bkg_events=MIN_BKG_EVENTS,
                 scale_val=sv,
                 scale_test=st_,
                 n_boot=n_boot,
@@ -654,6 +659,7 @@ def significance(
                 val.weight[mv],
                 cfg.asimov_bins,
                 score_range=(0.0, 1.0),
+                min_bkg_events=MIN_BKG_EVENTS,
             )
             za = evaluate.binned_asimov(
                 y_t, scores_test[name][mt], w_t, bins=edges, rel_bkg_unc=rel
