@@ -212,7 +212,7 @@ ax = hepnb.plot.significance_scan(scan, chosen=float(z.loc[name, "threshold"]))
 # decorrelated from them) instead.
 
 # %%
-sculpt = chapter.sculpting(cfg, ds, sc["val"][name], sc["test"][name])
+sculpt = chapter.sculpting(ds, sc["test"][name], float(z.loc[name, "threshold"]))
 record(out, "roc_sculpting", {k: v for k, v in sculpt.items() if np.isscalar(v)})
 fig = chapter.display.plot_sculpting(sculpt)
 {k: v for k, v in sculpt.items() if np.isscalar(v)}

@@ -504,8 +504,9 @@ def choose(cfg: TthConfig, ds: Dataset, scores_val: Mapping[str, np.ndarray]) ->
     highest weighted AUC on the **validation** split (the test split never chooses)."""
     if cfg.inject != "best":
         return cfg.inject
-    y, w = ds.y("val"), ds.weight("val")
-    aucs = {m: evaluate.auc(y, scores_val[NAMES[m]], w) for m in cfg.models if m in NEURAL_MODELS}
+    nets = {NAMES[m]: m for m in cfg.models if m in NEURAL_MODELS}
+    val = validation_aucs(ds, {k: v for k, v in scores_val.items() if k in nets})
+    aucs = {nets[k]: a for k, a in val.items()}
     if not aucs:
         raise ValueError(f"inject='best': models={cfg.models} has no network to choose from")
     return max(aucs, key=aucs.__getitem__)
@@ -734,39 +735,24 @@ def overtraining(
 
 
 def sculpting(
-    cfg: TthConfig,
     ds: Dataset,
-    scores_val: np.ndarray,
     scores_test: np.ndarray,
+    threshold: float,
     variable: str = "Mbb_MindR",
     bins: Sequence[float] = tuple(np.linspace(0, 300, 16)),
 ) -> dict[str, Any]:
-    """Does the cut on the network shape the background's ``variable`` (m_bb)? The cut is the
-    signal-region significance cut chosen on validation; the test background's normalised
-    distribution before and after it is compared (:func:`hepnb.evaluate.sculpting`)."""
-    val, test = ds.split("val"), ds.split("test")
-    region = cfg.regions[0]
-    mv = regions(cfg, val)[region]
-    wp = evaluate.significance_working_point(
-        val.label[mv],
-        scores_val[mv],
-        val.weight[mv],
-        val.label[mv],
-        scores_val[mv],
-        val.weight[mv],
-        rel_bkg_unc=cfg.bkg_uncertainty,
-        scale_val=ds.yield_scale("val"),
-        scale_test=ds.yield_scale("val"),
-        n_boot=10,
-    )
+    """Does the cut ``score >= threshold`` shape the background's ``variable`` (m_bb)? Pass the
+    signal-region cut :func:`significance` chose on validation events; the test background's
+    normalised distribution before and after it is compared (:func:`hepnb.evaluate.sculpting`)."""
+    test = ds.split("test")
     bkg = test.label == 0
     x = test.column(variable)[bkg]
     return {
-        "threshold": float(wp["threshold"]),
+        "threshold": float(threshold),
         "variable": variable,
         "unit": test.units.get(variable, ""),
         **evaluate.sculpting(
-            x, scores_test[bkg], test.weight[bkg], float(wp["threshold"]), np.asarray(bins)
+            x, scores_test[bkg], test.weight[bkg], float(threshold), np.asarray(bins)
         ),
     }
 
